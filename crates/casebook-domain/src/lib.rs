@@ -1,0 +1,1 @@
+//! The rules of the case book (work in progress).
