@@ -1,1 +1,40 @@
-//! The event log (work in progress).
+//! The casebook event log: durable, verifiable, append-only, on sled.
+//!
+//! It has KurrentDB's vocabulary: events live in **streams** named
+//! `<category>-<id>`, numbered by **revision** from 0; every event also has a
+//! **global position**, dense and gapless in commit order. Appends are atomic
+//! (one or several streams, all or none), guarded by an **expected revision**,
+//! idempotent by event id, and acknowledged only once durable. Records are
+//! **hash-chained**; every read re-checks what it returns. It knows nothing
+//! of cases or households: payloads are opaque JSON.
+//!
+//! # Layout
+//! - [`record`]: the event as proposed ([`NewEvent`]) and as stored
+//!   ([`RecordedEvent`]); canonical bytes and the hash chain.
+//! - `keys`: how records and indexes are laid out in one sled tree.
+//! - `writer`: group commit, the single thread that writes.
+//! - `durability`: the fsyncs sled 0.34.7 does not do itself.
+//! - `store`: [`SledLog`], opening (with tail checks), reads, `verify`.
+//! - [`event_store`]: the [`EventStore`] trait every backend implements.
+//! - [`subscription`]: catch-up subscriptions over any [`EventStore`].
+//! - [`conformance`]: the test suite every backend must pass.
+
+pub mod conformance;
+mod durability;
+mod error;
+pub mod event_store;
+mod keys;
+pub mod record;
+mod store;
+pub mod subscription;
+mod writer;
+
+pub use error::{LogError, Result};
+pub use event_store::{Direction, EventStore, VerifyReport, READ_PAGE_EVENTS_MAX};
+pub use record::{
+    category_of, ExpectedRevision, Hash, Metadata, NewEvent, Position, RecordedEvent, StreamAppend,
+    GENESIS_HASH,
+};
+pub use store::{AllIter, LogOptions, SledLog, APPEND_EVENTS_MAX, APPEND_STREAMS_MAX};
+pub use subscription::{Subscription, SubscriptionFilter};
+pub use writer::{AppendOutcome, AppendStatus, EventPlace};

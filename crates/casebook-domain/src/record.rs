@@ -1,0 +1,172 @@
+//! Events as the log stores them, and back, upcasting older versions.
+//!
+//! The log stores, for each event, a stream, a type, a schema version, JSON
+//! data and JSON metadata, and stamps the recorded time itself on commit. So
+//! an [`Event`] is split: its payload becomes the `data`, its actor and field
+//! time become the `metadata`, and its `recorded_at` is taken from the log
+//! when reading back. Records written by an older version of an event type
+//! are upcast, one version at a time, to the current shape before they are
+//! read; nothing stored is ever rewritten.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::concern::{ConcernKind, Confidentiality, Priority, Subject};
+use crate::error::DomainError;
+use crate::event::{schema_version_of, Event, Payload};
+use crate::ids::{ConcernId, HouseholdId, PersonId, UnitId};
+use crate::taxonomy::TopicCode;
+
+/// One event in the shape the log stores.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// The event type, `concern.reported`.
+    pub event_type: String,
+    /// The schema version the data is written in.
+    pub schema_version: u32,
+    /// The payload.
+    pub data: Value,
+    /// Who and when in the field: a [`RecordMetadata`] as JSON.
+    pub metadata: Value,
+}
+
+/// What the domain puts in a record's metadata.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordMetadata {
+    /// The person who did it.
+    pub actor: PersonId,
+    /// When it happened in the field.
+    pub occurred_at: DateTime<Utc>,
+}
+
+fn malformed(event_type: &str, error: impl std::fmt::Display) -> DomainError {
+    DomainError::MalformedRecord {
+        event_type: event_type.to_owned(),
+        reason: error.to_string(),
+    }
+}
+
+/// The payload's type, current schema version and data.
+pub fn payload_to_record(payload: &Payload) -> Result<(&'static str, u32, Value), DomainError> {
+    let event_type = payload.event_type();
+    let mut tagged = serde_json::to_value(payload).map_err(|e| malformed(event_type, e))?;
+    let data = tagged
+        .get_mut("data")
+        .map(Value::take)
+        .ok_or_else(|| malformed(event_type, "no data"))?;
+    Ok((event_type, payload.schema_version(), data))
+}
+
+/// A payload from a stored type, version and data, upcast to the current version.
+pub fn payload_from_record(
+    event_type: &str,
+    schema_version: u32,
+    data: Value,
+) -> Result<Payload, DomainError> {
+    let data = upcast(event_type, schema_version, data)?;
+    let tagged = serde_json::json!({ "type": event_type, "data": data });
+    serde_json::from_value(tagged).map_err(|e| malformed(event_type, e))
+}
+
+/// The record the log should store for `event`.
+pub fn to_record(event: &Event) -> Result<EventRecord, DomainError> {
+    let (event_type, schema_version, data) = payload_to_record(&event.payload)?;
+    let metadata = RecordMetadata {
+        actor: event.actor,
+        occurred_at: event.occurred_at,
+    };
+    Ok(EventRecord {
+        event_type: event_type.to_owned(),
+        schema_version,
+        data,
+        metadata: serde_json::to_value(metadata).map_err(|e| malformed(event_type, e))?,
+    })
+}
+
+/// The event a stored record holds; `recorded_at` is the log's commit stamp.
+pub fn from_record(record: &EventRecord, recorded_at: DateTime<Utc>) -> Result<Event, DomainError> {
+    let payload = payload_from_record(
+        &record.event_type,
+        record.schema_version,
+        record.data.clone(),
+    )?;
+    let metadata: RecordMetadata = serde_json::from_value(record.metadata.clone())
+        .map_err(|e| malformed(&record.event_type, e))?;
+    Ok(Event {
+        actor: metadata.actor,
+        occurred_at: metadata.occurred_at,
+        recorded_at,
+        payload,
+    })
+}
+
+/// Brings `data` from `schema_version` to the current version of `event_type`.
+pub fn upcast(
+    event_type: &str,
+    schema_version: u32,
+    mut data: Value,
+) -> Result<Value, DomainError> {
+    let unknown = || DomainError::UnknownEvent {
+        event_type: event_type.to_owned(),
+        schema_version,
+    };
+    let current = schema_version_of(event_type).ok_or_else(unknown)?;
+    if schema_version == 0 || schema_version > current {
+        return Err(unknown());
+    }
+    for version in schema_version..current {
+        data = upcast_step(event_type, version, data)?.ok_or_else(unknown)?;
+    }
+    Ok(data)
+}
+
+/// One step, from `version` to `version + 1`; `None` if no such step exists.
+fn upcast_step(event_type: &str, version: u32, data: Value) -> Result<Option<Value>, DomainError> {
+    match (event_type, version) {
+        ("concern.reported", 1) => concern_reported_v1_to_v2(data).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// `concern.reported` v1: one household only, a boolean `confidential`, no
+/// coordinates and no sealed informant.
+#[derive(Deserialize)]
+struct ConcernReportedV1 {
+    concern_id: ConcernId,
+    household_id: HouseholdId,
+    hamlet_id: UnitId,
+    kind: ConcernKind,
+    topic: TopicCode,
+    priority: Priority,
+    confidential: bool,
+    text: String,
+}
+
+/// v1 → v2: the household becomes a `subject`; `confidential: true` becomes
+/// `sensitive` (v1 had no sealed tips, so no informant was ever recorded);
+/// coordinates and informant are absent.
+fn concern_reported_v1_to_v2(data: Value) -> Result<Value, DomainError> {
+    let v1: ConcernReportedV1 =
+        serde_json::from_value(data).map_err(|e| malformed("concern.reported", e))?;
+    let confidentiality = if v1.confidential {
+        Confidentiality::Sensitive
+    } else {
+        Confidentiality::Normal
+    };
+    let v2 = crate::concern::ConcernReported {
+        concern_id: v1.concern_id,
+        subject: Subject::Household {
+            household_id: v1.household_id,
+        },
+        hamlet_id: v1.hamlet_id,
+        coordinates: None,
+        kind: v1.kind,
+        topic: v1.topic,
+        priority: v1.priority,
+        confidentiality,
+        sealed_informant: None,
+        text: v1.text,
+    };
+    serde_json::to_value(v2).map_err(|e| malformed("concern.reported", e))
+}

@@ -1,0 +1,168 @@
+//! Damage to the stored bytes is found, named by position, and never served.
+
+use casebook_log::{
+    conformance::sample_event, Direction, EventStore, ExpectedRevision, LogError, SledLog,
+};
+use std::path::Path;
+
+const EVENTS: u64 = 5000;
+
+/// A closed log of `EVENTS` events in one stream.
+async fn build_log(dir: &Path) {
+    let log = SledLog::open(dir).unwrap();
+    for _ in 0..EVENTS / 500 {
+        let events = (0..500).map(|i| sample_event(&i.to_string())).collect();
+        log.append("concern-1", ExpectedRevision::Any, events)
+            .await
+            .unwrap();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn record_key(position: u64) -> Vec<u8> {
+    let mut key = vec![b'E'];
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+/// Opens the store with plain sled and changes it.
+fn tamper(dir: &Path, change: impl FnOnce(&sled::Tree)) {
+    let db = sled::open(dir).unwrap();
+    let tree = db.open_tree(b"log").unwrap();
+    change(&tree);
+    db.flush().unwrap();
+}
+
+fn flip_byte(tree: &sled::Tree, position: u64, index: usize) {
+    let mut stored = tree.get(record_key(position)).unwrap().unwrap().to_vec();
+    stored[index] ^= 0x20;
+    tree.insert(record_key(position), stored).unwrap();
+}
+
+fn corrupt_position(err: LogError) -> u64 {
+    match err {
+        LogError::Corrupt { position, .. } => position,
+        other => panic!("expected a corruption error, got {other}"),
+    }
+}
+
+/// A damaged copy of a fresh log; the original is kept beside it.
+async fn damaged_copy(change: impl FnOnce(&sled::Tree)) -> (tempfile::TempDir, std::path::PathBuf) {
+    let root = tempfile::tempdir().unwrap();
+    let original = root.path().join("original");
+    build_log(&original).await;
+    let copy = root.path().join("copy");
+    copy_dir(&original, &copy);
+    tamper(&copy, change);
+    assert_eq!(
+        SledLog::open(&original)
+            .unwrap()
+            .verify_range(None, None)
+            .unwrap()
+            .events,
+        EVENTS
+    );
+    (root, copy)
+}
+
+#[tokio::test]
+async fn a_changed_byte_is_named_by_verify_and_every_read_of_it_fails() {
+    let (_root, copy) = damaged_copy(|tree| flip_byte(tree, 100, 120)).await;
+    let log = SledLog::open(&copy).unwrap();
+    assert_eq!(
+        corrupt_position(log.verify_range(None, None).unwrap_err()),
+        100
+    );
+    assert_eq!(corrupt_position(log.get(100).unwrap_err()), 100);
+    assert!(log.get(99).unwrap().is_some(), "its neighbours still read");
+    let err = log
+        .read_all(Direction::Forwards, Some(90), 20)
+        .await
+        .unwrap_err();
+    assert_eq!(corrupt_position(err), 100);
+    let err = log
+        .read_stream("concern-1", Direction::Backwards, Some(150), 100)
+        .await
+        .unwrap_err();
+    assert_eq!(corrupt_position(err), 100);
+    let walked: Vec<_> = log.iter_all(0).collect();
+    assert_eq!(walked.len(), 101, "the walk stops at the bad record");
+    assert_eq!(
+        corrupt_position(walked.into_iter().nth(100).unwrap().unwrap_err()),
+        100
+    );
+    // Checking 101 links it to 100's hash, so it names 100 too; from 102 on all is well.
+    assert_eq!(
+        corrupt_position(log.verify_range(Some(101), None).unwrap_err()),
+        100
+    );
+    assert_eq!(
+        log.verify_range(Some(102), None).unwrap().events,
+        EVENTS - 102
+    );
+}
+
+#[tokio::test]
+async fn a_removed_record_is_named_by_verify() {
+    let (_root, copy) = damaged_copy(|tree| {
+        tree.remove(record_key(200)).unwrap();
+    })
+    .await;
+    let log = SledLog::open(&copy).unwrap();
+    assert_eq!(
+        corrupt_position(log.verify_range(None, None).unwrap_err()),
+        200
+    );
+    assert_eq!(corrupt_position(log.get(200).unwrap_err()), 200);
+}
+
+#[tokio::test]
+async fn a_swapped_pair_of_records_is_named_by_verify() {
+    let (_root, copy) = damaged_copy(|tree| {
+        let a = tree.get(record_key(300)).unwrap().unwrap();
+        let b = tree.get(record_key(301)).unwrap().unwrap();
+        tree.insert(record_key(300), b).unwrap();
+        tree.insert(record_key(301), a).unwrap();
+    })
+    .await;
+    let log = SledLog::open(&copy).unwrap();
+    assert_eq!(
+        corrupt_position(log.verify_range(None, None).unwrap_err()),
+        300
+    );
+}
+
+#[tokio::test]
+async fn damage_at_the_tail_stops_start_up() {
+    let (_root, copy) = damaged_copy(|tree| flip_byte(tree, EVENTS - 3, 40)).await;
+    let err = SledLog::open(&copy).unwrap_err();
+    assert_eq!(corrupt_position(err), EVENTS - 3);
+}
+
+#[tokio::test]
+async fn a_missing_index_entry_at_the_tail_stops_start_up() {
+    let (_root, copy) = damaged_copy(|tree| {
+        let last = tree.get(record_key(EVENTS - 1)).unwrap().unwrap();
+        let mut id_key = vec![b'I'];
+        id_key.extend_from_slice(&last[17..33]);
+        tree.remove(id_key).unwrap();
+    })
+    .await;
+    let err = SledLog::open(&copy).unwrap_err();
+    assert!(
+        matches!(err, LogError::Corrupt { position, ref reason } if position == EVENTS - 1 && reason.contains("event id")),
+        "{err}"
+    );
+}
