@@ -5,14 +5,20 @@
 //! not at all. Each kind of key starts with its own tag byte; numbers are
 //! big-endian so that sled's byte order is numeric order.
 //!
+//! The category and event-type indexes are written as *blocks*: one key per
+//! group commit (and per name), keyed by the block's last position, whose
+//! value lists the block's positions. A group of 64 appends then writes one
+//! category key instead of 64, and the block holding position `p` is the
+//! first key at or after `p`, found with a forward seek.
+//!
 //! | tag | key                                   | value                          |
 //! |-----|---------------------------------------|--------------------------------|
 //! | `E` | position                              | stored record                  |
 //! | `S` | stream, 0x00, revision                | position                       |
 //! | `H` | stream                                | last revision                  |
 //! | `I` | event id                              | position, revision, digest     |
-//! | `C` | category, 0x00, position              | (empty)                        |
-//! | `T` | event type, 0x00, position            | (empty)                        |
+//! | `C` | category, 0x00, last position in block | positions (a block)           |
+//! | `T` | event type, 0x00, last position in block | positions (a block)         |
 //! | `M` | `head`                                | last position, its hash, time  |
 
 use crate::record::{Hash, Position};
@@ -120,4 +126,31 @@ pub(crate) fn parse_head_entry(value: &[u8]) -> Option<HeadEntry> {
         hash: value[8..40].try_into().ok()?,
         recorded_at_micros: i64::from_be_bytes(value[40..].try_into().ok()?),
     })
+}
+
+/// Most positions in one category or event-type index block (4 KiB).
+pub(crate) const INDEX_BLOCK_POSITIONS_MAX: usize = 512;
+
+/// The value of a `C` or `T` key: the block's positions, ascending.
+pub(crate) fn position_block(positions: &[Position]) -> Vec<u8> {
+    positions
+        .iter()
+        .flat_map(|position| position.to_be_bytes())
+        .collect()
+}
+
+/// The positions of a `C` or `T` block; `None` if malformed (empty, not a
+/// whole number of positions, or not ascending).
+pub(crate) fn parse_position_block(value: &[u8]) -> Option<Vec<Position>> {
+    if value.is_empty() || value.len() % 8 != 0 {
+        return None;
+    }
+    let positions: Vec<Position> = value
+        .chunks_exact(8)
+        .map(|chunk| u64::from_be_bytes(chunk.try_into().unwrap_or_default()))
+        .collect();
+    positions
+        .windows(2)
+        .all(|pair| pair[0] < pair[1])
+        .then_some(positions)
 }

@@ -53,6 +53,9 @@ pub(crate) struct Shared {
     durable_len: AtomicU64,
     /// The same number, for those who wait for it to grow.
     durable_len_watch: watch::Sender<u64>,
+    /// Set once a write or sync fails: from then on appends are refused,
+    /// because what is on disk is no longer known until the log is reopened.
+    failure: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -63,6 +66,19 @@ impl Shared {
 
     fn durable_len(&self) -> u64 {
         self.durable_len.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn fail(&self, reason: String) {
+        if let Ok(mut failure) = self.failure.lock() {
+            failure.get_or_insert(reason);
+        }
+    }
+
+    pub(crate) fn failure(&self) -> Option<String> {
+        match self.failure.lock() {
+            Ok(failure) => failure.clone(),
+            Err(_) => Some("the log's failure flag is poisoned".into()),
+        }
     }
 }
 
@@ -125,6 +141,7 @@ impl SledLog {
             tree,
             durable_len: AtomicU64::new(state.next_position),
             durable_len_watch,
+            failure: Mutex::new(None),
         });
         let (sender, receiver) = mpsc::channel(writer::QUEUE_APPENDS_MAX);
         let writer_shared = Arc::clone(&shared);
@@ -259,8 +276,7 @@ impl SledLog {
         Ok(page)
     }
 
-    /// A page of positions from an index whose keys end in a position
-    /// (category, event type), resolved to records.
+    /// A page of a category or event-type index, resolved to records.
     fn read_position_index(
         &self,
         tag: u8,
@@ -276,33 +292,80 @@ impl SledLog {
         }
         let len = self.len();
         let max = max.min(READ_PAGE_EVENTS_MAX);
-        let tree = &self.shared().tree;
-        let prefix = keys::named_prefix(tag, name);
-        let (low, high) = match direction {
-            Direction::Forwards => (from.unwrap_or(0), len),
-            Direction::Backwards => (0, from.map_or(len, |from| from.saturating_add(1).min(len))),
-        };
-        if low >= high {
+        if len == 0 || max == 0 {
             return Ok(Vec::new());
         }
-        let range =
-            tree.range(keys::named_number(tag, name, low)..keys::named_number(tag, name, high));
-        let positions: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
-            match direction {
-                Direction::Forwards => Box::new(range),
-                Direction::Backwards => Box::new(range.rev()),
-            };
-        let mut page = Vec::new();
-        for item in positions.take(max) {
-            let (key, _) = item?;
-            let position =
-                keys::trailing_number(&key[prefix.len()..]).ok_or_else(|| LogError::Corrupt {
-                    position: low,
-                    reason: format!("malformed index key under {name}"),
-                })?;
-            page.push(self.indexed_record(position)?);
+        let positions = match direction {
+            Direction::Forwards => self.index_forwards(tag, name, from.unwrap_or(0), len, max)?,
+            Direction::Backwards => {
+                let upper = from.map_or(len - 1, |from| from.min(len - 1));
+                self.index_backwards(tag, name, upper, max)?
+            }
+        };
+        positions
+            .into_iter()
+            .map(|position| self.indexed_record(position))
+            .collect()
+    }
+
+    /// Up to `max` indexed positions from `from` on, below the durable `len`.
+    fn index_forwards(
+        &self,
+        tag: u8,
+        name: &str,
+        from: Position,
+        len: u64,
+        max: usize,
+    ) -> Result<Vec<Position>> {
+        let mut positions = Vec::new();
+        for block in index_blocks_from(&self.shared().tree, tag, name, from) {
+            for position in block? {
+                if position >= len {
+                    return Ok(positions);
+                }
+                if position >= from {
+                    positions.push(position);
+                    if positions.len() == max {
+                        return Ok(positions);
+                    }
+                }
+            }
         }
-        Ok(page)
+        Ok(positions)
+    }
+
+    /// Up to `max` indexed positions at or below `upper`, newest first.
+    fn index_backwards(
+        &self,
+        tag: u8,
+        name: &str,
+        upper: Position,
+        max: usize,
+    ) -> Result<Vec<Position>> {
+        let tree = &self.shared().tree;
+        let mut positions = Vec::new();
+        // The block holding `upper` (if any) is the first at or after it...
+        let holding = index_blocks_from(tree, tag, name, upper)
+            .next()
+            .transpose()?;
+        let earlier = tree
+            .range(keys::named_number(tag, name, 0)..keys::named_number(tag, name, upper))
+            .rev()
+            .map(|item| parse_index_block(tag, name, item));
+        // ...and every block before it holds only smaller positions.
+        for block in holding.into_iter().map(Ok).chain(earlier) {
+            for position in block?
+                .into_iter()
+                .rev()
+                .filter(|position| *position <= upper)
+            {
+                positions.push(position);
+                if positions.len() == max {
+                    return Ok(positions);
+                }
+            }
+        }
+        Ok(positions)
     }
 
     fn indexed_record(&self, position: Position) -> Result<RecordedEvent> {
@@ -373,10 +436,24 @@ impl SledLog {
 
     fn durable_stream_revision(&self, stream: &str) -> Result<Option<u64>> {
         validate_stream_name(stream)?;
-        Ok(self
-            .read_stream_page(stream, Direction::Backwards, None, 1)?
-            .first()
-            .map(|event| event.revision))
+        let tree = &self.shared().tree;
+        let Some(head) = writer::read_stream_head(tree, stream)? else {
+            return Ok(None);
+        };
+        // The head key may be ahead of the durable head while a group syncs.
+        let entry = tree.get(keys::named_number(keys::STREAM_EVENT, stream, head))?;
+        let position = entry.as_deref().and_then(keys::trailing_number);
+        match position {
+            Some(position) if position < self.len() => Ok(Some(head)),
+            Some(_) => {
+                let page = self.read_stream_page(stream, Direction::Backwards, Some(head), 1)?;
+                Ok(page.first().map(|event| event.revision))
+            }
+            None => Err(LogError::Corrupt {
+                position: 0,
+                reason: format!("stream {stream} has a head but no index entry for it"),
+            }),
+        }
     }
 
     /// Re-checks `[from, to]`; see [`EventStore::verify`].
@@ -488,6 +565,39 @@ fn prepare(parts: Vec<StreamAppend>) -> Result<Vec<PreparedPart>> {
         });
     }
     Ok(prepared)
+}
+
+/// The index blocks of one name whose last position is at least `from`, in order.
+fn index_blocks_from<'a>(
+    tree: &'a sled::Tree,
+    tag: u8,
+    name: &'a str,
+    from: Position,
+) -> impl Iterator<Item = Result<Vec<Position>>> + 'a {
+    let prefix = keys::named_prefix(tag, name);
+    tree.range(keys::named_number(tag, name, from)..)
+        .take_while(move |item| {
+            item.as_ref()
+                .map_or(true, |(key, _)| key.starts_with(&prefix))
+        })
+        .map(move |item| parse_index_block(tag, name, item))
+}
+
+fn parse_index_block(
+    tag: u8,
+    name: &str,
+    item: sled::Result<(sled::IVec, sled::IVec)>,
+) -> Result<Vec<Position>> {
+    let (key, value) = item?;
+    let positions = keys::parse_position_block(&value);
+    let last_in_key = keys::trailing_number(&key);
+    match positions {
+        Some(positions) if positions.last().copied() == last_in_key => Ok(positions),
+        _ => Err(LogError::Corrupt {
+            position: last_in_key.unwrap_or_default(),
+            reason: format!("index block {} of {name} is malformed", tag as char),
+        }),
+    }
 }
 
 fn key_position(key: &[u8]) -> Result<Position> {
@@ -631,19 +741,16 @@ fn check_index_entries(tree: &sled::Tree, record: &RecordedEvent) -> Result<()> 
     if id_entry.map(|entry| (entry.position, entry.revision)) != Some((position, record.revision)) {
         return Err(missing("event id"));
     }
-    if !tree.contains_key(keys::named_number(
-        keys::CATEGORY,
-        record.category(),
-        position,
-    ))? {
-        return Err(missing("category"));
-    }
-    if !tree.contains_key(keys::named_number(
-        keys::EVENT_TYPE,
-        &record.event_type,
-        position,
-    ))? {
-        return Err(missing("event type"));
+    for (tag, name, what) in [
+        (keys::CATEGORY, record.category(), "category"),
+        (keys::EVENT_TYPE, record.event_type.as_str(), "event type"),
+    ] {
+        let block = index_blocks_from(tree, tag, name, position)
+            .next()
+            .transpose()?;
+        if !block.is_some_and(|block| block.contains(&position)) {
+            return Err(missing(what));
+        }
     }
     match writer::read_stream_head(tree, &record.stream)? {
         Some(head) if head >= record.revision => Ok(()),

@@ -20,7 +20,7 @@ use crate::record::{
 };
 use crate::store::Shared;
 use chrono::{DateTime, TimeZone, Utc};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -119,33 +119,123 @@ pub(crate) struct WriterState {
     pub last_recorded_micros: i64,
 }
 
+/// Groups applied to sled but not yet synced that may queue for the syncer.
+/// Bounds memory when the disk is slow; writers then wait on the queue.
+const PIPELINE_GROUPS_MAX: usize = 8;
+
+/// A group applied to sled, waiting for the fsync that makes it durable.
+struct SyncJob {
+    /// Every caller of the group with its answer, sent once durable.
+    answers: Vec<(
+        oneshot::Sender<Result<AppendOutcome>>,
+        Result<AppendOutcome>,
+    )>,
+    /// The number of events in the log once this group is durable.
+    len_after: u64,
+    /// Whether the group wrote anything (else there is nothing to sync).
+    wrote: bool,
+}
+
 /// Runs the writer until every sender is gone.
+///
+/// Two threads form a pipeline: this one decides and applies group N+1
+/// while the syncer flushes and fsyncs group N. Answers are sent by the
+/// syncer, in order, only after the sync that covers them.
 pub(crate) fn run(
     shared: Arc<Shared>,
-    mut files: DurableFiles,
+    files: DurableFiles,
     mut state: WriterState,
     mut requests: mpsc::Receiver<AppendRequest>,
 ) {
-    let mut failure: Option<String> = None;
+    let (to_syncer, jobs) = std::sync::mpsc::sync_channel(PIPELINE_GROUPS_MAX);
+    let syncer_shared = Arc::clone(&shared);
+    let syncer = std::thread::Builder::new()
+        .name("casebook-log-syncer".into())
+        .spawn(move || run_syncer(&syncer_shared, files, &jobs));
+    let syncer = match syncer {
+        Ok(syncer) => syncer,
+        Err(err) => {
+            shared.fail(format!("could not start the syncer thread: {err}"));
+            refuse_all(&shared, &mut requests);
+            return;
+        }
+    };
     while let Some(first) = requests.blocking_recv() {
         let group = collect_group(first, &mut requests);
-        if let Some(reason) = &failure {
-            for request in group {
-                let _ = request
-                    .reply
-                    .send(Err(LogError::Unavailable(reason.clone())));
-            }
+        if let Some(reason) = shared.failure() {
+            refuse(group, &reason);
             continue;
         }
-        match commit_group(&shared, &mut files, &mut state, group) {
-            Ok(()) => {}
+        let Some(job) = apply_group(&shared, &mut state, group) else {
+            continue;
+        };
+        if to_syncer.send(job).is_err() {
+            break;
+        }
+    }
+    drop(to_syncer);
+    if syncer.join().is_err() {
+        tracing::error!("log syncer thread panicked");
+    }
+    tracing::debug!("log writer stopped: no more appenders");
+}
+
+fn refuse(group: Vec<AppendRequest>, reason: &str) {
+    for request in group {
+        let _ = request
+            .reply
+            .send(Err(LogError::Unavailable(reason.to_owned())));
+    }
+}
+
+fn refuse_all(shared: &Shared, requests: &mut mpsc::Receiver<AppendRequest>) {
+    let reason = shared.failure().unwrap_or_default();
+    while let Some(request) = requests.blocking_recv() {
+        refuse(vec![request], &reason);
+    }
+}
+
+/// Flushes and fsyncs whatever groups are waiting, then answers their callers.
+fn run_syncer(shared: &Shared, mut files: DurableFiles, jobs: &std::sync::mpsc::Receiver<SyncJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut waiting = vec![first];
+        waiting.extend(jobs.try_iter());
+        let needs_sync = waiting.iter().any(|job| job.wrote);
+        let synced = if needs_sync {
+            sync(shared, &mut files)
+        } else {
+            Ok(())
+        };
+        match synced {
+            Ok(()) => {
+                if needs_sync {
+                    let len = waiting
+                        .iter()
+                        .map(|job| job.len_after)
+                        .max()
+                        .unwrap_or_default();
+                    shared.publish_durable_len(len);
+                }
+                for (reply, outcome) in waiting.into_iter().flat_map(|job| job.answers) {
+                    // The caller may have gone away; the events are durable regardless.
+                    let _ = reply.send(outcome);
+                }
+            }
             Err(err) => {
-                tracing::error!(error = %err, "group commit failed; the log stops accepting appends");
-                failure = Some(err.to_string());
+                tracing::error!(error = %err, "sync failed; the log stops accepting appends");
+                shared.fail(err.to_string());
+                for (reply, _) in waiting.into_iter().flat_map(|job| job.answers) {
+                    let _ = reply.send(Err(LogError::Unavailable(err.to_string())));
+                }
             }
         }
     }
-    tracing::debug!("log writer stopped: no more appenders");
+}
+
+fn sync(shared: &Shared, files: &mut DurableFiles) -> Result<()> {
+    shared.db.flush()?;
+    files.sync()?;
+    Ok(())
 }
 
 /// Takes the first request and whatever else is already waiting, up to the limits.
@@ -167,57 +257,39 @@ fn collect_group(
     group
 }
 
-/// Decides, writes and makes durable one group, then answers its callers.
-/// An error means the disk may no longer match `state`.
-fn commit_group(
+/// Decides every append of a group and applies the accepted ones to sled in
+/// one atomic batch. Returns the job that will answer the callers once
+/// synced, or `None` if applying failed (the callers have been answered).
+fn apply_group(
     shared: &Shared,
-    files: &mut DurableFiles,
     state: &mut WriterState,
     group: Vec<AppendRequest>,
-) -> Result<()> {
+) -> Option<SyncJob> {
     let recorded_at = next_recorded_at(state.last_recorded_micros);
     let mut staging = Staging::new(&shared.tree, *state, recorded_at);
     let mut answers = Vec::with_capacity(group.len());
     for request in group {
-        let outcome = staging.try_append(&request.parts);
+        let outcome = staging.try_append(request.parts);
         answers.push((request.reply, outcome));
     }
-    if staging.staged_events > 0 {
-        let new_state = staging.state;
-        let written = write_durably(shared, files, staging.batch, &new_state);
-        if let Err(err) = written {
-            let reason = err.to_string();
+    let wrote = staging.staged_events > 0;
+    if wrote {
+        let (batch, new_state) = staging.finish();
+        if let Err(err) = shared.tree.apply_batch(batch) {
+            tracing::error!(error = %err, "applying a group failed; the log stops accepting appends");
+            shared.fail(err.to_string());
             for (reply, _) in answers {
-                let _ = reply.send(Err(LogError::Unavailable(reason.clone())));
+                let _ = reply.send(Err(LogError::Unavailable(err.to_string())));
             }
-            return Err(err);
+            return None;
         }
         *state = new_state;
-        shared.publish_durable_len(new_state.next_position);
     }
-    for (reply, outcome) in answers {
-        // The caller may have gone away; the events are durable regardless.
-        let _ = reply.send(outcome);
-    }
-    Ok(())
-}
-
-fn write_durably(
-    shared: &Shared,
-    files: &mut DurableFiles,
-    mut batch: sled::Batch,
-    state: &WriterState,
-) -> Result<()> {
-    let head = HeadEntry {
-        position: state.next_position - 1,
-        hash: state.last_hash,
-        recorded_at_micros: state.last_recorded_micros,
-    };
-    batch.insert(keys::META_HEAD, &keys::head_entry(&head)[..]);
-    shared.tree.apply_batch(batch)?;
-    shared.db.flush()?;
-    files.sync()?;
-    Ok(())
+    Some(SyncJob {
+        answers,
+        len_after: state.next_position,
+        wrote,
+    })
 }
 
 /// Server time for a group: now, but never earlier than the last group's.
@@ -241,6 +313,9 @@ struct Staging<'a> {
     heads: HashMap<String, Option<u64>>,
     /// Event ids staged by this group.
     ids: HashMap<Uuid, IdEntry>,
+    /// Positions staged per category and per event type, written as one
+    /// index block each when the group is finished.
+    index_blocks: BTreeMap<(u8, String), Vec<Position>>,
     staged_events: usize,
 }
 
@@ -254,17 +329,40 @@ impl<'a> Staging<'a> {
             recorded_at,
             heads: HashMap::new(),
             ids: HashMap::new(),
+            index_blocks: BTreeMap::new(),
             staged_events: 0,
         }
     }
 
+    /// The batch to apply (with the index blocks and the new head) and the
+    /// writer state once it is applied.
+    fn finish(mut self) -> (sled::Batch, WriterState) {
+        for ((tag, name), positions) in &self.index_blocks {
+            for block in positions.chunks(keys::INDEX_BLOCK_POSITIONS_MAX) {
+                let last = block.last().copied().unwrap_or_default();
+                self.batch.insert(
+                    keys::named_number(*tag, name, last),
+                    keys::position_block(block),
+                );
+            }
+        }
+        let head = HeadEntry {
+            position: self.state.next_position - 1,
+            hash: self.state.last_hash,
+            recorded_at_micros: self.state.last_recorded_micros,
+        };
+        self.batch
+            .insert(keys::META_HEAD, &keys::head_entry(&head)[..]);
+        (self.batch, self.state)
+    }
+
     /// Decides one append; stages it if accepted. A refusal stages nothing.
-    fn try_append(&mut self, parts: &[PreparedPart]) -> Result<AppendOutcome> {
-        if let Some(repeat) = self.find_repeat(parts)? {
+    fn try_append(&mut self, parts: Vec<PreparedPart>) -> Result<AppendOutcome> {
+        if let Some(repeat) = self.find_repeat(&parts)? {
             return Ok(repeat);
         }
         let mut current = Vec::with_capacity(parts.len());
-        for part in parts {
+        for part in &parts {
             let actual = self.stream_revision(&part.stream)?;
             if !part.expected.is_met_by(actual) {
                 return Err(LogError::WrongExpectedRevision {
@@ -276,7 +374,7 @@ impl<'a> Staging<'a> {
             current.push(actual);
         }
         let mut places = Vec::new();
-        for (part, actual) in parts.iter().zip(current) {
+        for (part, actual) in parts.into_iter().zip(current) {
             self.stage_part(part, actual, &mut places);
         }
         Ok(AppendOutcome {
@@ -355,43 +453,40 @@ impl<'a> Staging<'a> {
 
     fn stage_part(
         &mut self,
-        part: &PreparedPart,
+        part: PreparedPart,
         actual: Option<u64>,
         places: &mut Vec<EventPlace>,
     ) {
         let mut revision = actual.map_or(0, |revision| revision + 1);
-        let category = category_of(&part.stream);
-        for event in &part.events {
+        let category = category_of(&part.stream).to_owned();
+        for event in part.events {
             let position = self.state.next_position;
-            let digest = event.content_digest;
-            let mut record =
-                event
-                    .clone()
-                    .place(&part.stream, revision, position, self.recorded_at);
-            let stored = seal(&mut record, self.state.last_hash);
+            let id = event.id;
             let entry = IdEntry {
                 position,
                 revision,
-                digest,
+                digest: event.content_digest,
             };
+            let mut record = event.place(&part.stream, revision, position, self.recorded_at);
+            let stored = seal(&mut record, self.state.last_hash);
             let batch = &mut self.batch;
             batch.insert(&keys::event(position)[..], stored);
             batch.insert(
                 keys::named_number(keys::STREAM_EVENT, &part.stream, revision),
                 &position.to_be_bytes()[..],
             );
-            batch.insert(&keys::event_id(event.id)[..], &keys::id_entry(&entry)[..]);
-            batch.insert(
-                keys::named_number(keys::CATEGORY, category, position),
-                &[][..],
-            );
-            batch.insert(
-                keys::named_number(keys::EVENT_TYPE, &record.event_type, position),
-                &[][..],
-            );
-            self.ids.insert(event.id, entry);
+            batch.insert(&keys::event_id(id)[..], &keys::id_entry(&entry)[..]);
+            self.index_blocks
+                .entry((keys::CATEGORY, category.clone()))
+                .or_default()
+                .push(position);
+            self.index_blocks
+                .entry((keys::EVENT_TYPE, record.event_type))
+                .or_default()
+                .push(position);
+            self.ids.insert(id, entry);
             places.push(EventPlace {
-                id: event.id,
+                id,
                 stream: part.stream.clone(),
                 revision,
                 position,
