@@ -179,3 +179,11 @@ impl DomainError {
         }
     }
 }
+
+/// Refuses an empty or blank text field.
+pub(crate) fn require_text(field: &'static str, text: &str) -> Result<(), DomainError> {
+    if text.trim().is_empty() {
+        return Err(DomainError::invalid(field, "must not be empty"));
+    }
+    Ok(())
+}

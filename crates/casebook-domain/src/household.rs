@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::Aggregate;
 use crate::context::Context;
-use crate::error::DomainError;
+use crate::error::{require_text, DomainError};
 use crate::event::{Event, Payload};
 use crate::ids::{HouseholdId, PersonId, UnitId};
 use crate::permission;
 use crate::person::Role;
-use crate::unit::{require_text, UnitKind};
+use crate::unit::UnitKind;
 
 /// The largest household size accepted; a guard against typing errors.
 pub const HOUSEHOLD_SIZE_MAX: u16 = 100;

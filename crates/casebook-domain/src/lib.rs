@@ -51,8 +51,8 @@ pub use concern::{
     ConcernAcknowledged, ConcernAssigned, ConcernClosed, ConcernCommand, ConcernEscalated,
     ConcernKind, ConcernMerged, ConcernReopened, ConcernReported, ConcernResolved,
     ConcernWithdrawn, Confidentiality, Coordinates, EscalateTo, EscalationTarget, Feedback,
-    FeedbackRecorded, FollowUp, InterimReplied, Outcome, Priority, Referral, ReferralAnswered,
-    ReferredOut, SealedInformant, Status, Subject,
+    FeedbackRecorded, FollowUp, InterimReplied, NewConcern, Outcome, Priority, Referral,
+    ReferralAnswered, ReferredOut, SealedInformant, Status, Subject,
 };
 pub use context::{Context, Lookups, FIELD_TIME_TOLERANCE_SECONDS};
 pub use directory::Directory;

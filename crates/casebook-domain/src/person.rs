@@ -10,11 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::Aggregate;
 use crate::context::Context;
-use crate::error::DomainError;
+use crate::error::{require_text, DomainError};
 use crate::event::{Event, Payload};
 use crate::ids::{CommitteeId, GrantId, PersonId, UnitId};
 use crate::permission;
-use crate::unit::require_text;
 
 /// What a person may do, in the unit of the grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::Aggregate;
 use crate::context::Context;
-use crate::error::DomainError;
+use crate::error::{require_text, DomainError};
 use crate::event::{Event, Payload};
 use crate::ids::{CommitteeId, UnitId};
 use crate::permission;
@@ -195,13 +195,6 @@ fn illegal(state: &Option<Unit>, command: &UnitCommand) -> DomainError {
         },
         command: command.name(),
     }
-}
-
-pub(crate) fn require_text(field: &'static str, text: &str) -> Result<(), DomainError> {
-    if text.trim().is_empty() {
-        return Err(DomainError::invalid(field, "must not be empty"));
-    }
-    Ok(())
 }
 
 impl Aggregate for Option<Unit> {

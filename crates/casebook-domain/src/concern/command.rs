@@ -34,34 +34,38 @@ pub enum FollowUp {
     Appeal(CommitteeId),
 }
 
+/// What a member (or a committee) says when logging a new case.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewConcern {
+    /// The id of the new case, chosen by the caller.
+    pub concern_id: ConcernId,
+    /// Who raised it.
+    pub subject: Subject,
+    /// The hamlet, required when the subject is a hamlet; for a household
+    /// it must match the household's hamlet, or be left out.
+    pub hamlet_id: Option<UnitId>,
+    /// Where exactly, if known.
+    pub coordinates: Option<Coordinates>,
+    /// What kind of thing.
+    pub kind: ConcernKind,
+    /// The member's proposed topic.
+    pub topic: TopicCode,
+    /// The member's proposed priority.
+    pub priority: Priority,
+    /// Who may read it.
+    pub confidentiality: Confidentiality,
+    /// The informant of a confidential tip.
+    pub sealed_informant: Option<SealedInformant>,
+    /// The resident's words.
+    pub text: String,
+}
+
 /// A command on a case.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConcernCommand {
     /// Log a new case (a member after a visit, or a committee).
-    Report {
-        /// The id of the new case, chosen by the caller.
-        concern_id: ConcernId,
-        /// Who raised it.
-        subject: Subject,
-        /// The hamlet, required when the subject is a hamlet; for a household
-        /// it must match the household's hamlet, or be left out.
-        hamlet_id: Option<UnitId>,
-        /// Where exactly, if known.
-        coordinates: Option<Coordinates>,
-        /// What kind of thing.
-        kind: ConcernKind,
-        /// The member's proposed topic.
-        topic: TopicCode,
-        /// The member's proposed priority.
-        priority: Priority,
-        /// Who may read it.
-        confidentiality: Confidentiality,
-        /// The informant of a confidential tip.
-        sealed_informant: Option<SealedInformant>,
-        /// The resident's words.
-        text: String,
-    },
+    Report(NewConcern),
     /// Triage: set topic and priority; the deadline follows from the policy
     /// unless one is given.
     Acknowledge {
@@ -160,7 +164,7 @@ impl ConcernCommand {
     /// The snake_case name used in errors.
     pub fn name(&self) -> &'static str {
         match self {
-            Self::Report { .. } => "report",
+            Self::Report(_) => "report",
             Self::Acknowledge { .. } => "acknowledge",
             Self::Assign(_) => "assign",
             Self::RecordAction { .. } => "record_action",

@@ -15,15 +15,15 @@ use super::event::{
 };
 use super::{
     Assignee, Concern, ConcernCommand, ConcernKind, Confidentiality, Coordinates, EscalateTo,
-    EscalationTarget, FollowUp, Outcome, SealedInformant, Status, Subject,
+    EscalationTarget, FollowUp, NewConcern, Outcome, SealedInformant, Status, Subject,
 };
 use crate::context::Context;
-use crate::error::DomainError;
+use crate::error::{require_text, DomainError};
 use crate::event::Payload;
-use crate::ids::{CommitteeId, UnitId};
+use crate::ids::{CommitteeId, HouseholdId, PersonId, UnitId};
 use crate::permission;
 use crate::person::Role;
-use crate::unit::{require_text, Committee, UnitKind};
+use crate::unit::{Committee, UnitKind};
 
 type Decision = Result<Vec<Payload>, DomainError>;
 
@@ -31,7 +31,7 @@ type Decision = Result<Vec<Payload>, DomainError>;
 fn allowed_in(command: &ConcernCommand) -> &'static [Status] {
     use Status::*;
     match command {
-        ConcernCommand::Report { .. } => &[],
+        ConcernCommand::Report(_) => &[],
         ConcernCommand::Acknowledge { .. } => &[Reported],
         ConcernCommand::Assign(_) | ConcernCommand::Escalate { .. } => &[Acknowledged, InProgress],
         ConcernCommand::RecordAction { .. } | ConcernCommand::AnswerReferral { .. } => {
@@ -65,7 +65,7 @@ pub(super) fn decide(
     ctx: &Context<'_>,
 ) -> Decision {
     match (state, command) {
-        (None, ConcernCommand::Report { .. }) => report(ctx, command),
+        (None, ConcernCommand::Report(new)) => report(ctx, new),
         (None, _) => Err(illegal("not_created", command)),
         (Some(concern), _) => decide_existing(concern, command, ctx),
     }
@@ -85,7 +85,7 @@ fn authorize(
 }
 
 fn decide_existing(concern: &Concern, command: &ConcernCommand, ctx: &Context<'_>) -> Decision {
-    if matches!(command, ConcernCommand::Report { .. }) {
+    if matches!(command, ConcernCommand::Report(_)) {
         return Err(illegal(concern.status.name(), command));
     }
     authorize(concern, command, ctx)?;
@@ -103,7 +103,7 @@ fn decide_existing(concern: &Concern, command: &ConcernCommand, ctx: &Context<'_
 
 fn decide_allowed(concern: &Concern, command: &ConcernCommand, ctx: &Context<'_>) -> Decision {
     match command {
-        ConcernCommand::Report { .. } => Err(illegal(concern.status.name(), command)),
+        ConcernCommand::Report(_) => Err(illegal(concern.status.name(), command)),
         ConcernCommand::Acknowledge {
             topic,
             priority,
@@ -204,8 +204,8 @@ fn future_deadline(
     Ok(deadline)
 }
 
-fn report(ctx: &Context<'_>, command: &ConcernCommand) -> Decision {
-    let ConcernCommand::Report {
+fn report(ctx: &Context<'_>, new: &NewConcern) -> Decision {
+    let NewConcern {
         concern_id,
         subject,
         hamlet_id,
@@ -216,10 +216,7 @@ fn report(ctx: &Context<'_>, command: &ConcernCommand) -> Decision {
         confidentiality,
         sealed_informant,
         text,
-    } = command
-    else {
-        return Err(illegal("not_created", command));
-    };
+    } = new;
     let hamlet_id = hamlet_of(ctx, subject, *hamlet_id)?;
     permission::may_report(ctx, subject, hamlet_id)?;
     require_text("text", text)?;
@@ -273,10 +270,7 @@ fn hamlet_of(
     Ok(hamlet_id)
 }
 
-fn household_hamlet(
-    ctx: &Context<'_>,
-    household_id: crate::ids::HouseholdId,
-) -> Result<UnitId, DomainError> {
+fn household_hamlet(ctx: &Context<'_>, household_id: HouseholdId) -> Result<UnitId, DomainError> {
     ctx.lookups
         .household(household_id)
         .map(|h| h.hamlet_id)
@@ -359,7 +353,7 @@ fn assign(concern: &Concern, assignee: Assignee, ctx: &Context<'_>) -> Decision 
     }))
 }
 
-fn check_can_handle(ctx: &Context<'_>, person_id: crate::ids::PersonId) -> Result<(), DomainError> {
+fn check_can_handle(ctx: &Context<'_>, person_id: PersonId) -> Result<(), DomainError> {
     let person = ctx
         .lookups
         .person(person_id)

@@ -3,6 +3,8 @@
 //! Folding trusts the history: it never refuses an event and needs no
 //! lookup, because every event carries the facts it changes.
 
+use chrono::{DateTime, Utc};
+
 use super::event::ConcernReported;
 use super::{Assignee, Concern, EscalationTarget, Feedback, Referral, Status};
 use crate::event::{Event, Payload};
@@ -61,12 +63,14 @@ fn apply(mut c: Concern, payload: &Payload, event: &Event) -> Concern {
         }
         Payload::ActionRecorded(_) => c.actions_recorded = c.actions_recorded.saturating_add(1),
         Payload::ConcernEscalated(e) => {
-            c.status = Status::InProgress;
+            // A committee above takes the case over; a state body is only
+            // tracked, so the case keeps its handler and status.
             if let EscalationTarget::Committee {
                 committee_id,
                 unit_id,
             } = e.to
             {
+                c.status = Status::InProgress;
                 c.assignee = Some(Assignee::Committee { committee_id });
                 c.handling_unit_id = unit_id;
             }
@@ -124,8 +128,12 @@ fn apply(mut c: Concern, payload: &Payload, event: &Event) -> Concern {
         Payload::ConcernMerged(e) => {
             c.status = Status::Merged;
             c.merged_into = Some(e.into_concern_id);
+            c.paused_since = None;
         }
-        Payload::ConcernWithdrawn(_) => c.status = Status::Withdrawn,
+        Payload::ConcernWithdrawn(_) => {
+            c.status = Status::Withdrawn;
+            c.paused_since = None;
+        }
         _ => {}
     }
     c
@@ -133,7 +141,7 @@ fn apply(mut c: Concern, payload: &Payload, event: &Event) -> Concern {
 
 /// A reopened or appealed case: in progress again, with a new deadline; the
 /// old resolution and its feedback stay in the history only.
-fn back_to_work(mut c: Concern, deadline: chrono::DateTime<chrono::Utc>) -> Concern {
+fn back_to_work(mut c: Concern, deadline: DateTime<Utc>) -> Concern {
     c.status = Status::InProgress;
     c.deadline = Some(deadline);
     c.outcome = None;

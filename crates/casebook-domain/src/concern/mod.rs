@@ -10,7 +10,7 @@ mod decide;
 mod event;
 mod evolve;
 
-pub use command::{ConcernCommand, EscalateTo, FollowUp};
+pub use command::{ConcernCommand, EscalateTo, FollowUp, NewConcern};
 pub use event::{
     ActionRecorded, AppealOpened, ClockPaused, ClockResumed, ConcernAcknowledged, ConcernAssigned,
     ConcernClosed, ConcernEscalated, ConcernMerged, ConcernReopened, ConcernReported,
@@ -21,6 +21,10 @@ pub use event::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::Aggregate;
+use crate::context::Context;
+use crate::error::DomainError;
+use crate::event::{Event, Payload};
 use crate::ids::{CommitteeId, ConcernId, HouseholdId, PersonId, UnitId};
 use crate::taxonomy::TopicCode;
 
@@ -258,7 +262,7 @@ impl Status {
         use Status::*;
         matches!(
             (self, next),
-            (Reported, Acknowledged)
+            (Reported | Acknowledged, Acknowledged)
                 | (
                     Acknowledged | InProgress | Paused | Resolved | Closed,
                     InProgress
@@ -345,18 +349,18 @@ impl Concern {
     }
 }
 
-impl crate::aggregate::Aggregate for Option<Concern> {
+impl Aggregate for Option<Concern> {
     type Command = ConcernCommand;
 
     fn decide_payloads(
         &self,
         command: &ConcernCommand,
-        ctx: &crate::context::Context<'_>,
-    ) -> Result<Vec<crate::event::Payload>, crate::error::DomainError> {
+        ctx: &Context<'_>,
+    ) -> Result<Vec<Payload>, DomainError> {
         decide::decide(self, command, ctx)
     }
 
-    fn apply(self, event: &crate::event::Event) -> Self {
+    fn apply(self, event: &Event) -> Self {
         evolve::evolve(self, event)
     }
 }

@@ -9,9 +9,9 @@
 use casebook_domain::{
     decide, evolve, fold, Aggregate, Circumstance, CommitteeId, CommitteeKind, Concern,
     ConcernCommand, ConcernId, ConcernKind, Confidentiality, Context, Directory, DomainError,
-    Event, GrantId, Household, HouseholdCommand, HouseholdId, Payload, PersonCommand, PersonId,
-    PersonRegistered, PersonalDetails, Policy, Priority, Role, RoleGranted, Rule, StreamId,
-    Subject, TopicCode, Unit, UnitCommand, UnitId, UnitKind,
+    Event, GrantId, Household, HouseholdCommand, HouseholdId, NewConcern, Payload, PersonCommand,
+    PersonId, PersonRegistered, PersonalDetails, Policy, Priority, Role, RoleGranted, Rule,
+    StreamId, Subject, TopicCode, Unit, UnitCommand, UnitId, UnitKind,
 };
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::collections::BTreeSet;
@@ -361,7 +361,11 @@ pub fn world() -> World {
 
 /// A report by member 1 for household 1: a request for help about a loan.
 pub fn report() -> ConcernCommand {
-    ConcernCommand::Report {
+    ConcernCommand::Report(new_concern())
+}
+
+pub fn new_concern() -> NewConcern {
+    NewConcern {
         concern_id: CONCERN,
         subject: Subject::Household {
             household_id: HOUSEHOLD_1,

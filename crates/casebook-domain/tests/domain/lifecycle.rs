@@ -11,6 +11,7 @@ use casebook_domain::{
 use chrono::{TimeDelta, TimeZone, Utc};
 
 use crate::fixture::*;
+use casebook_domain::NewConcern;
 
 fn report_payload() -> ConcernReported {
     ConcernReported {
@@ -58,13 +59,13 @@ fn a_member_logs_a_visit_days_later_with_its_field_time() {
 #[test]
 fn several_households_of_a_hamlet_raise_one_case() {
     let w = world();
-    let command = ConcernCommand::Report {
+    let command = ConcernCommand::Report(NewConcern {
         subject: Subject::Hamlet {
             household_ids: vec![HOUSEHOLD_1, HOUSEHOLD_2],
         },
         hamlet_id: Some(HAMLET_1),
-        ..report()
-    };
+        ..new_concern()
+    });
     let concern = given(&w, vec![])
         .when(MEMBER_1, command)
         .then_expect_types(&["concern.reported"]);
@@ -79,13 +80,13 @@ fn a_confidential_tip_keeps_its_informant_sealed_apart() {
         contact: None,
         note: None,
     };
-    let command = ConcernCommand::Report {
+    let command = ConcernCommand::Report(NewConcern {
         kind: ConcernKind::Tip,
         topic: topic("crime_smuggling"),
         confidentiality: Confidentiality::ConfidentialTip,
         sealed_informant: Some(informant.clone()),
-        ..report()
-    };
+        ..new_concern()
+    });
     let concern = given(&w, vec![])
         .when(MEMBER_1, command)
         .then_expect_types(&["concern.reported"])
@@ -318,7 +319,7 @@ fn pausing_and_resuming_the_clock_moves_the_deadline_by_the_pause() {
     let mut events = events;
     events.extend(
         casebook_domain::decide(
-            &casebook_domain::fold(&events),
+            &casebook_domain::fold::<Option<casebook_domain::Concern>>(&events),
             &pause,
             &w.ctx(CELL_1, hours(10)),
         )
@@ -592,12 +593,12 @@ fn the_reporting_member_withdraws_a_report() {
 #[test]
 fn a_post_acts_on_a_commune_it_covers() {
     let w = world();
-    let command = ConcernCommand::Report {
+    let command = ConcernCommand::Report(NewConcern {
         subject: Subject::Household {
             household_id: HOUSEHOLD_3,
         },
-        ..report()
-    };
+        ..new_concern()
+    });
     let history = history(&w, &[(MEMBER_2, command)]);
     given(&w, history)
         .when(POST_B_CHIEF, acknowledge())

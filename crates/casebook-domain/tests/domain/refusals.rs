@@ -9,6 +9,7 @@ use chrono::TimeDelta;
 
 use crate::fixture::*;
 use crate::lifecycle::resolved;
+use casebook_domain::NewConcern;
 
 fn escalate(committee: casebook_domain::CommitteeId) -> ConcernCommand {
     ConcernCommand::Escalate {
@@ -230,14 +231,14 @@ fn a_member_cannot_report_for_a_household_not_assigned_to_them() {
 }
 
 #[test]
-fn a_member_cannot_report_a_visit_from_before_their_assignment() {
+fn a_visit_from_before_the_member_held_any_role_is_refused() {
     let w = world();
     let before = setup_time() - TimeDelta::days(1);
     given(&w, vec![])
         .at(t0())
         .field_time(before)
         .when(MEMBER_1, report())
-        .then_refused(Rule::MemberReportsForAssignedHouseholds);
+        .then_refused(Rule::RoleRequired);
 }
 
 #[test]
@@ -291,27 +292,64 @@ fn a_committee_cannot_act_outside_its_jurisdiction() {
 }
 
 #[test]
-fn a_committee_acts_on_a_case_assigned_to_it_even_outside_its_jurisdiction() {
+fn assignment_to_a_committee_outside_the_jurisdiction_is_invalid() {
     let w = world();
     let history = history(&w, &[(MEMBER_1, report()), (CELL_1, acknowledge())]);
-    // Hamlet 1's cell may not assign to post B (its jurisdiction lacks hamlet 1),
-    // so assignment to an outside committee is refused as invalid…
     let outside = ConcernCommand::Assign(Assignee::Committee {
         committee_id: POST_B_COMMITTEE,
     });
-    given(&w, history.clone())
+    given(&w, history)
         .when(CELL_1, outside)
         .then_invalid("assignee");
-    // …while a higher committee the case was escalated to acts on it.
-    let events = with(history, &w, &[(CELL_1, escalate(PROVINCE_BOARD))]);
+}
+
+#[test]
+fn a_committee_acts_on_a_case_assigned_to_it_even_outside_its_jurisdiction() {
+    let mut w = world();
+    let hamlet_2_report = ConcernCommand::Report(NewConcern {
+        subject: Subject::Household {
+            household_id: HOUSEHOLD_3,
+        },
+        ..new_concern()
+    });
+    let events = history(
+        &w,
+        &[
+            (MEMBER_2, hamlet_2_report),
+            (CELL_2, acknowledge()),
+            (CELL_2, escalate(POST_B_COMMITTEE)),
+        ],
+    );
+    let unrelated = history(
+        &w,
+        &[(
+            MEMBER_2,
+            ConcernCommand::Report(NewConcern {
+                subject: Subject::Household {
+                    household_id: HOUSEHOLD_3,
+                },
+                concern_id: OTHER_CONCERN,
+                ..new_concern()
+            }),
+        )],
+    );
+    // Post B gives commune Y up: hamlet 2 leaves its jurisdiction.
+    w.run(
+        casebook_domain::StreamId::Unit(POST_B),
+        ADMIN,
+        casebook_domain::UnitCommand::UncoverCommune {
+            commune_id: COMMUNE_Y,
+        },
+    );
+    let pause = ConcernCommand::PauseClock {
+        reason: "Chờ".to_owned(),
+    };
     given(&w, events)
-        .when(
-            PROVINCE_CHIEF,
-            ConcernCommand::PauseClock {
-                reason: "Chờ".to_owned(),
-            },
-        )
+        .when(POST_B_CHIEF, pause)
         .then_expect_types(&["concern.clock_paused"]);
+    given(&w, unrelated)
+        .when(POST_B_CHIEF, acknowledge())
+        .then_refused(Rule::CommitteeActsWithinJurisdiction);
 }
 
 #[test]
@@ -440,7 +478,7 @@ fn a_person_without_a_role_does_nothing() {
 #[test]
 fn only_the_member_who_took_a_tip_reads_its_informant() {
     let w = world();
-    let command = ConcernCommand::Report {
+    let command = ConcernCommand::Report(NewConcern {
         kind: ConcernKind::Tip,
         confidentiality: Confidentiality::ConfidentialTip,
         sealed_informant: Some(SealedInformant {
@@ -448,8 +486,8 @@ fn only_the_member_who_took_a_tip_reads_its_informant() {
             contact: None,
             note: None,
         }),
-        ..report()
-    };
+        ..new_concern()
+    });
     let concern = given(&w, vec![])
         .when(MEMBER_1, command)
         .then_expect_types(&["concern.reported"])
@@ -540,62 +578,62 @@ fn nothing_happens_to_a_case_before_it_was_reported() {
 #[test]
 fn invalid_reports_are_refused() {
     let w = world();
-    let unknown_topic = ConcernCommand::Report {
+    let unknown_topic = ConcernCommand::Report(NewConcern {
         topic: topic("weather"),
-        ..report()
-    };
+        ..new_concern()
+    });
     given(&w, vec![])
         .when(MEMBER_1, unknown_topic)
         .then_invalid("topic");
-    let empty = ConcernCommand::Report {
+    let empty = ConcernCommand::Report(NewConcern {
         text: "  ".to_owned(),
-        ..report()
-    };
+        ..new_concern()
+    });
     given(&w, vec![]).when(MEMBER_1, empty).then_invalid("text");
-    let sealed_normal = ConcernCommand::Report {
+    let sealed_normal = ConcernCommand::Report(NewConcern {
         sealed_informant: Some(SealedInformant {
             name: "N".to_owned(),
             contact: None,
             note: None,
         }),
-        ..report()
-    };
+        ..new_concern()
+    });
     given(&w, vec![])
         .when(MEMBER_1, sealed_normal)
         .then_invalid("sealed_informant");
-    let tip_not_tip = ConcernCommand::Report {
+    let tip_not_tip = ConcernCommand::Report(NewConcern {
         confidentiality: Confidentiality::ConfidentialTip,
-        ..report()
-    };
+        ..new_concern()
+    });
     given(&w, vec![])
         .when(MEMBER_1, tip_not_tip)
         .then_invalid("confidentiality");
-    let far = ConcernCommand::Report {
+    let far = ConcernCommand::Report(NewConcern {
         coordinates: Some(casebook_domain::Coordinates {
             latitude: 95.0,
             longitude: 0.0,
         }),
-        ..report()
-    };
+        ..new_concern()
+    });
     given(&w, vec![])
         .when(MEMBER_1, far)
         .then_invalid("coordinates");
-    let hamlet_without_hamlet = ConcernCommand::Report {
+    let hamlet_without_hamlet = ConcernCommand::Report(NewConcern {
         subject: Subject::Hamlet {
             household_ids: vec![HOUSEHOLD_1],
         },
-        ..report()
-    };
+        ..new_concern()
+    });
     given(&w, vec![])
         .when(MEMBER_1, hamlet_without_hamlet)
         .then_invalid("hamlet_id");
-    let mixed = ConcernCommand::Report {
+    let mixed = ConcernCommand::Report(NewConcern {
         subject: Subject::Hamlet {
             household_ids: vec![HOUSEHOLD_1, HOUSEHOLD_3],
         },
         hamlet_id: Some(HAMLET_1),
-        ..report()
-    };
+        ..new_concern()
+    });
     given(&w, vec![])
         .when(MEMBER_1, mixed)
         .then_invalid("subject");
@@ -604,18 +642,18 @@ fn invalid_reports_are_refused() {
 #[test]
 fn an_unknown_household_is_not_found() {
     let w = world();
-    let command = ConcernCommand::Report {
+    let command = ConcernCommand::Report(NewConcern {
         subject: Subject::Household {
             household_id: casebook_domain::HouseholdId(uuid::Uuid::from_u128(9)),
         },
-        ..report()
-    };
-    match given(&w, vec![]).when(MEMBER_1, command) {
-        then => then.then_error(DomainError::NotFound {
+        ..new_concern()
+    });
+    given(&w, vec![])
+        .when(MEMBER_1, command)
+        .then_error(DomainError::NotFound {
             what: "household",
             id: "00000000-0000-0000-0000-000000000009".to_owned(),
-        }),
-    }
+        });
 }
 
 #[test]
