@@ -1,43 +1,58 @@
-//! The key layout of the one sled tree that holds the log.
+//! The layout of the one sled tree that holds the log: keys and values.
 //!
 //! Everything lives in a single tree so that one group commit is one atomic
-//! `apply_batch`: a record and all of its index entries appear together or
-//! not at all. Each kind of key starts with its own tag byte; numbers are
+//! `apply_batch`: records and all their index entries appear together or not
+//! at all. Each kind of key starts with its own tag byte; numbers are
 //! big-endian so that sled's byte order is numeric order.
 //!
-//! The category and event-type indexes are written as *blocks*: one key per
-//! group commit (and per name), keyed by the block's last position, whose
-//! value lists the block's positions. A group of 64 appends then writes one
-//! category key instead of 64, and the block holding position `p` is the
-//! first key at or after `p`, found with a forward seek.
+//! | tag | key                                  | value                                   |
+//! |-----|--------------------------------------|-----------------------------------------|
+//! | `E` | last position in the block           | a record block: `[u32 len][record]...`  |
+//! | `H` | stream                               | last revision, positions of open chunk  |
+//! | `S` | stream, 0x00, chunk number           | positions of a full chunk of revisions  |
+//! | `I` | event id                             | position, revision, content digest      |
+//! | `C` | category, 0x00, last position        | a position block                        |
+//! | `T` | event type, 0x00, last position      | a position block                        |
+//! | `M` | `head`                               | last position, its hash, recorded time  |
 //!
-//! | tag | key                                   | value                          |
-//! |-----|---------------------------------------|--------------------------------|
-//! | `E` | position                              | stored record                  |
-//! | `S` | stream, 0x00, revision                | position                       |
-//! | `H` | stream                                | last revision                  |
-//! | `I` | event id                              | position, revision, digest     |
-//! | `C` | category, 0x00, last position in block | positions (a block)           |
-//! | `T` | event type, 0x00, last position in block | positions (a block)         |
-//! | `M` | `head`                                | last position, its hash, time  |
+//! sled pays per key, so the layout writes as few keys per event as it can:
+//! records are packed into blocks (one key per group commit, or per
+//! [`RECORD_BLOCK_BYTES_MAX`]); a stream's positions live in fixed chunks of
+//! [`STREAM_CHUNK_REVISIONS`] revisions, the last of them inside the stream's
+//! head entry (one key per stream per group); categories and event types are
+//! indexed by position blocks (one key per name per group). Only the event-id
+//! index costs a key per event. Every block is keyed by its *last* position,
+//! so the block holding position `p` is the first key at or after `p`: a
+//! forward seek, which sled does fast (its reverse seeks are slow).
 
 use crate::record::{Hash, Position};
 use uuid::Uuid;
 
-pub(crate) const EVENT: u8 = b'E';
-pub(crate) const STREAM_EVENT: u8 = b'S';
+pub(crate) const RECORD_BLOCK: u8 = b'E';
 pub(crate) const STREAM_HEAD: u8 = b'H';
+pub(crate) const STREAM_CHUNK: u8 = b'S';
 pub(crate) const EVENT_ID: u8 = b'I';
 pub(crate) const CATEGORY: u8 = b'C';
 pub(crate) const EVENT_TYPE: u8 = b'T';
 pub(crate) const META_HEAD: &[u8] = b"Mhead";
 
+/// Most bytes of records packed into one block before a new one starts.
+/// Keeps sled's nodes well below the size at which it writes blob files.
+pub(crate) const RECORD_BLOCK_BYTES_MAX: usize = 64 * 1024;
+/// Most records in one block, so a point read walks a short list.
+pub(crate) const RECORD_BLOCK_RECORDS_MAX: usize = 256;
+/// Revisions per stream chunk: the head entry rewritten on every append to
+/// a stream holds at most this many positions (1 KiB).
+pub(crate) const STREAM_CHUNK_REVISIONS: u64 = 128;
+/// Most positions in one category or event-type block (4 KiB).
+pub(crate) const INDEX_BLOCK_POSITIONS_MAX: usize = 512;
+
 /// Separates a name from the number after it; names never contain it.
 const SEPARATOR: u8 = 0;
 
-pub(crate) fn event(position: Position) -> [u8; 9] {
-    let mut key = [EVENT; 9];
-    key[1..].copy_from_slice(&position.to_be_bytes());
+pub(crate) fn record_block(last_position: Position) -> [u8; 9] {
+    let mut key = [RECORD_BLOCK; 9];
+    key[1..].copy_from_slice(&last_position.to_be_bytes());
     key
 }
 
@@ -68,10 +83,85 @@ pub(crate) fn event_id(id: Uuid) -> [u8; 17] {
     key
 }
 
-/// The number at the end of a key (a position or a revision).
+/// The number at the end of a key (a position or a chunk number).
 pub(crate) fn trailing_number(key: &[u8]) -> Option<u64> {
     let start = key.len().checked_sub(8)?;
     Some(u64::from_be_bytes(key[start..].try_into().ok()?))
+}
+
+/// Appends one stored record to a record block.
+pub(crate) fn push_record(block: &mut Vec<u8>, stored: &[u8]) {
+    let len = u32::try_from(stored.len()).unwrap_or(u32::MAX);
+    block.extend_from_slice(&len.to_be_bytes());
+    block.extend_from_slice(stored);
+}
+
+/// The stored records of a block, in order; `None` if the framing is broken.
+pub(crate) fn split_record_block(block: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut records = Vec::new();
+    let mut rest = block;
+    while !rest.is_empty() {
+        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let record = rest.get(4..4 + len)?;
+        records.push(record);
+        rest = &rest[4 + len..];
+    }
+    (!records.is_empty()).then_some(records)
+}
+
+/// A list of positions, as stored in chunks and index blocks.
+pub(crate) fn positions_value(positions: &[Position]) -> Vec<u8> {
+    positions
+        .iter()
+        .flat_map(|position| position.to_be_bytes())
+        .collect()
+}
+
+/// Parses a list of positions; `None` unless non-empty and ascending.
+pub(crate) fn parse_positions(value: &[u8]) -> Option<Vec<Position>> {
+    if value.is_empty() || value.len() % 8 != 0 {
+        return None;
+    }
+    let positions: Vec<Position> = value
+        .chunks_exact(8)
+        .map(|chunk| u64::from_be_bytes(chunk.try_into().unwrap_or_default()))
+        .collect();
+    positions
+        .windows(2)
+        .all(|pair| pair[0] < pair[1])
+        .then_some(positions)
+}
+
+/// The chunk a revision belongs to.
+pub(crate) fn chunk_of(revision: u64) -> u64 {
+    revision / STREAM_CHUNK_REVISIONS
+}
+
+/// A stream's head entry: its last revision and the positions of every
+/// revision of the last chunk, up to and including the last revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StreamHead {
+    pub last_revision: u64,
+    pub open_chunk: Vec<Position>,
+}
+
+impl StreamHead {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut value = self.last_revision.to_be_bytes().to_vec();
+        value.extend(positions_value(&self.open_chunk));
+        value
+    }
+
+    /// Parses and checks that the open chunk has one position per revision.
+    pub(crate) fn decode(value: &[u8]) -> Option<StreamHead> {
+        let last_revision = u64::from_be_bytes(value.get(..8)?.try_into().ok()?);
+        let open_chunk = parse_positions(&value[8..])?;
+        let expected = last_revision % STREAM_CHUNK_REVISIONS + 1;
+        (open_chunk.len() as u64 == expected).then_some(StreamHead {
+            last_revision,
+            open_chunk,
+        })
+    }
 }
 
 /// Where an event id was stored and what it contained (the `I` value).
@@ -128,29 +218,48 @@ pub(crate) fn parse_head_entry(value: &[u8]) -> Option<HeadEntry> {
     })
 }
 
-/// Most positions in one category or event-type index block (4 KiB).
-pub(crate) const INDEX_BLOCK_POSITIONS_MAX: usize = 512;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The value of a `C` or `T` key: the block's positions, ascending.
-pub(crate) fn position_block(positions: &[Position]) -> Vec<u8> {
-    positions
-        .iter()
-        .flat_map(|position| position.to_be_bytes())
-        .collect()
-}
-
-/// The positions of a `C` or `T` block; `None` if malformed (empty, not a
-/// whole number of positions, or not ascending).
-pub(crate) fn parse_position_block(value: &[u8]) -> Option<Vec<Position>> {
-    if value.is_empty() || value.len() % 8 != 0 {
-        return None;
+    #[test]
+    fn record_blocks_split_back_into_their_records() {
+        let mut block = Vec::new();
+        push_record(&mut block, b"first");
+        push_record(&mut block, b"second record");
+        assert_eq!(
+            split_record_block(&block).unwrap(),
+            vec![&b"first"[..], &b"second record"[..]]
+        );
+        assert_eq!(
+            split_record_block(&block[..block.len() - 1]),
+            None,
+            "a cut block is refused"
+        );
+        assert_eq!(split_record_block(&[]), None);
     }
-    let positions: Vec<Position> = value
-        .chunks_exact(8)
-        .map(|chunk| u64::from_be_bytes(chunk.try_into().unwrap_or_default()))
-        .collect();
-    positions
-        .windows(2)
-        .all(|pair| pair[0] < pair[1])
-        .then_some(positions)
+
+    #[test]
+    fn stream_heads_round_trip_and_check_their_chunk() {
+        let head = StreamHead {
+            last_revision: 130,
+            open_chunk: vec![7, 9, 12],
+        };
+        assert_eq!(StreamHead::decode(&head.encode()), Some(head));
+        let wrong = StreamHead {
+            last_revision: 3,
+            open_chunk: vec![7, 9],
+        };
+        assert_eq!(StreamHead::decode(&wrong.encode()), None);
+    }
+
+    #[test]
+    fn position_lists_must_ascend() {
+        assert_eq!(
+            parse_positions(&positions_value(&[1, 5, 9])),
+            Some(vec![1, 5, 9])
+        );
+        assert_eq!(parse_positions(&positions_value(&[5, 1])), None);
+        assert_eq!(parse_positions(&[0; 7]), None);
+    }
 }

@@ -12,29 +12,36 @@
 //! - [`record`]: the event as proposed ([`NewEvent`]) and as stored
 //!   ([`RecordedEvent`]); canonical bytes and the hash chain.
 //! - `keys`: how records and indexes are laid out in one sled tree.
-//! - `writer`: group commit, the single thread that writes.
+//! - `writer`: group commit: the writer and syncer threads.
+//! - `staging`: one group's decisions, turned into one sled batch.
 //! - `durability`: the fsyncs sled 0.34.7 does not do itself.
-//! - `store`: [`SledLog`], opening (with tail checks), reads, `verify`.
+//! - `reader`: every read, the whole-log walk, and `verify`.
+//! - `check`: the tail check that runs when the log opens.
+//! - `store`: [`SledLog`]: opening, appending, and the trait impl.
 //! - [`event_store`]: the [`EventStore`] trait every backend implements.
 //! - [`subscription`]: catch-up subscriptions over any [`EventStore`].
 //! - [`conformance`]: the test suite every backend must pass.
 
+mod check;
 pub mod conformance;
 mod durability;
 mod error;
 pub mod event_store;
 mod keys;
+mod reader;
 pub mod record;
+mod staging;
 mod store;
 pub mod subscription;
 mod writer;
 
 pub use error::{LogError, Result};
 pub use event_store::{Direction, EventStore, VerifyReport, READ_PAGE_EVENTS_MAX};
+pub use reader::AllIter;
 pub use record::{
     category_of, ExpectedRevision, Hash, Metadata, NewEvent, Position, RecordedEvent, StreamAppend,
     GENESIS_HASH,
 };
-pub use store::{AllIter, LogOptions, SledLog, APPEND_EVENTS_MAX, APPEND_STREAMS_MAX};
+pub use store::{LogOptions, SledLog, APPEND_EVENTS_MAX, APPEND_STREAMS_MAX};
 pub use subscription::{Subscription, SubscriptionFilter};
 pub use writer::{AppendOutcome, AppendStatus, EventPlace};

@@ -6,6 +6,10 @@
 //! append; after the log acknowledges it, `ACK <json>` with the places. The
 //! parent then checks, after reopening, that every acknowledged event is
 //! there and that retrying an unacknowledged append never duplicates it.
+//!
+//! With `--sequential N` it instead makes N appends one after another from a
+//! single task and exits; the fsync test runs it under `strace` to see that
+//! every `ACK` is preceded by an `fdatasync`.
 
 use casebook_log::{EventPlace, ExpectedRevision, Metadata, NewEvent, SledLog, StreamAppend};
 use chrono::{TimeZone, Utc};
@@ -140,10 +144,45 @@ async fn append_forever(log: SledLog, writer: usize) {
     }
 }
 
+async fn append_sequentially(log: SledLog, appends: u64) {
+    for round in 0..appends {
+        let tried = TriedAppend {
+            key: Uuid::new_v4(),
+            parts: vec![TriedPart {
+                stream: "concern-sequential".into(),
+                expected: None,
+                events: vec![(Uuid::new_v4(), serde_json::json!({ "round": round }))],
+            }],
+        };
+        print_line("TRY", &tried);
+        match log.append_multi(to_stream_appends(&tried)).await {
+            Ok(outcome) => print_line(
+                "ACK",
+                &Acked {
+                    key: tried.key,
+                    places: outcome.events,
+                },
+            ),
+            Err(err) => {
+                let _ = writeln!(std::io::stderr(), "append failed: {err}");
+                std::process::exit(3);
+            }
+        }
+    }
+}
+
 fn main() {
-    let Some(dir) = std::env::args().nth(1) else {
-        let _ = writeln!(std::io::stderr(), "usage: casebook-log-crash-writer DIR");
+    let args: Vec<String> = std::env::args().collect();
+    let Some(dir) = args.get(1).cloned() else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "usage: casebook-log-crash-writer DIR [--sequential N]"
+        );
         std::process::exit(2);
+    };
+    let sequential = match (args.get(2).map(String::as_str), args.get(3)) {
+        (Some("--sequential"), Some(count)) => count.parse::<u64>().ok(),
+        _ => None,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -164,6 +203,10 @@ fn main() {
             }
         };
         print_line("OPEN", &log.len());
+        if let Some(appends) = sequential {
+            append_sequentially(log, appends).await;
+            return;
+        }
         let tasks: Vec<_> = (0..WRITERS)
             .map(|writer| tokio::spawn(append_forever(log.clone(), writer)))
             .collect();

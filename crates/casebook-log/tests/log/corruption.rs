@@ -31,10 +31,42 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn record_key(position: u64) -> Vec<u8> {
+fn block_key(last_position: u64) -> Vec<u8> {
     let mut key = vec![b'E'];
-    key.extend_from_slice(&position.to_be_bytes());
+    key.extend_from_slice(&last_position.to_be_bytes());
     key
+}
+
+/// The records of the block holding `position`: its key, and each record's
+/// position and stored bytes (as written: `[u32 length][record]...`).
+fn block_holding(tree: &sled::Tree, position: u64) -> (sled::IVec, Vec<(u64, Vec<u8>)>) {
+    let (key, value) = tree.range(block_key(position)..).next().unwrap().unwrap();
+    let mut records = Vec::new();
+    let mut rest = &value[..];
+    while !rest.is_empty() {
+        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+        let record = rest[4..4 + len].to_vec();
+        let at = u64::from_be_bytes(record[1..9].try_into().unwrap());
+        records.push((at, record));
+        rest = &rest[4 + len..];
+    }
+    (key, records)
+}
+
+/// Rewrites the block holding `position` after `change` edits its records.
+fn edit_block(tree: &sled::Tree, position: u64, change: impl FnOnce(&mut Vec<(u64, Vec<u8>)>)) {
+    let (key, mut records) = block_holding(tree, position);
+    change(&mut records);
+    let mut block = Vec::new();
+    for (_, record) in records {
+        block.extend_from_slice(&(record.len() as u32).to_be_bytes());
+        block.extend_from_slice(&record);
+    }
+    tree.insert(key, block).unwrap();
+}
+
+fn index_of(records: &[(u64, Vec<u8>)], position: u64) -> usize {
+    records.iter().position(|(at, _)| *at == position).unwrap()
 }
 
 /// Opens the store with plain sled and changes it.
@@ -45,10 +77,11 @@ fn tamper(dir: &Path, change: impl FnOnce(&sled::Tree)) {
     db.flush().unwrap();
 }
 
-fn flip_byte(tree: &sled::Tree, position: u64, index: usize) {
-    let mut stored = tree.get(record_key(position)).unwrap().unwrap().to_vec();
-    stored[index] ^= 0x20;
-    tree.insert(record_key(position), stored).unwrap();
+fn flip_byte(tree: &sled::Tree, position: u64, byte: usize) {
+    edit_block(tree, position, |records| {
+        let index = index_of(records, position);
+        records[index].1[byte] ^= 0x20;
+    });
 }
 
 fn corrupt_position(err: LogError) -> u64 {
@@ -117,7 +150,10 @@ async fn a_changed_byte_is_named_by_verify_and_every_read_of_it_fails() {
 #[tokio::test]
 async fn a_removed_record_is_named_by_verify() {
     let (_root, copy) = damaged_copy(|tree| {
-        tree.remove(record_key(200)).unwrap();
+        edit_block(tree, 200, |records| {
+            let index = index_of(records, 200);
+            records.remove(index);
+        });
     })
     .await;
     let log = SledLog::open(&copy).unwrap();
@@ -131,10 +167,10 @@ async fn a_removed_record_is_named_by_verify() {
 #[tokio::test]
 async fn a_swapped_pair_of_records_is_named_by_verify() {
     let (_root, copy) = damaged_copy(|tree| {
-        let a = tree.get(record_key(300)).unwrap().unwrap();
-        let b = tree.get(record_key(301)).unwrap().unwrap();
-        tree.insert(record_key(300), b).unwrap();
-        tree.insert(record_key(301), a).unwrap();
+        edit_block(tree, 300, |records| {
+            let index = index_of(records, 300);
+            records.swap(index, index + 1);
+        });
     })
     .await;
     let log = SledLog::open(&copy).unwrap();
@@ -154,7 +190,8 @@ async fn damage_at_the_tail_stops_start_up() {
 #[tokio::test]
 async fn a_missing_index_entry_at_the_tail_stops_start_up() {
     let (_root, copy) = damaged_copy(|tree| {
-        let last = tree.get(record_key(EVENTS - 1)).unwrap().unwrap();
+        let (_, records) = block_holding(tree, EVENTS - 1);
+        let last = &records.last().unwrap().1;
         let mut id_key = vec![b'I'];
         id_key.extend_from_slice(&last[17..33]);
         tree.remove(id_key).unwrap();
@@ -165,4 +202,21 @@ async fn a_missing_index_entry_at_the_tail_stops_start_up() {
         matches!(err, LogError::Corrupt { position, ref reason } if position == EVENTS - 1 && reason.contains("event id")),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_removed_block_is_named_by_verify() {
+    let (_root, copy) = damaged_copy(|tree| {
+        let (key, _) = block_holding(tree, 500);
+        tree.remove(key).unwrap();
+    })
+    .await;
+    let log = SledLog::open(&copy).unwrap();
+    let err = log.verify_range(None, None).unwrap_err();
+    let position = corrupt_position(err);
+    assert!(
+        position <= 500,
+        "the first missing position is named, got {position}"
+    );
+    assert_eq!(corrupt_position(log.get(500).unwrap_err()), 500);
 }

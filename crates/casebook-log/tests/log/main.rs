@@ -5,6 +5,7 @@
 mod concurrency;
 mod corruption;
 mod crash;
+mod fsync;
 mod model;
 
 use casebook_log::SledLog;

@@ -182,7 +182,8 @@ async fn run(ops: Vec<Op>) {
                 sent.push((parts, places));
             }
             Op::Retry(index) if !sent.is_empty() => {
-                let (parts, first) = sent[index % sent.len()].clone();
+                let index = index % sent.len();
+                let (parts, first) = sent[index].clone();
                 let retry = current.append_multi(parts.clone()).await;
                 match (first, retry) {
                     (Ok(places), Ok(outcome)) => {
@@ -194,12 +195,19 @@ async fn run(ops: Vec<Op>) {
                             .collect();
                         assert_eq!(again, places, "a retry answers the original places");
                     }
-                    (Err(()), Ok(_)) => {
-                        // Refused the first time, accepted now: the model agrees?
+                    (Err(()), Ok(outcome)) => {
+                        // Refused the first time, accepted now: the model must agree.
+                        assert_eq!(outcome.status, AppendStatus::Appended);
                         assert!(
                             model.apply(&parts),
                             "the log accepted what the model refuses"
                         );
+                        let places = outcome
+                            .events
+                            .iter()
+                            .map(|e| (e.revision, e.position))
+                            .collect();
+                        sent[index].1 = Ok(places);
                     }
                     (Err(()), Err(_)) => assert!(!parts
                         .iter()

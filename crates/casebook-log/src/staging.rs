@@ -1,0 +1,287 @@
+//! One group commit's decisions, turned into one sled batch.
+//!
+//! The writer decides each append of a group in turn against the log as it
+//! stands *plus* what the group has staged so far (stream heads and event
+//! ids live in overlays here), so two appends in one group see each other.
+//! A refused append stages nothing. `finish` adds the per-group keys (record
+//! blocks, stream heads, index blocks, the log head) and hands back the batch.
+
+use crate::error::{LogError, Result};
+use crate::keys::{self, HeadEntry, IdEntry, StreamHead};
+use crate::record::{category_of, seal, Position};
+use crate::writer::{AppendOutcome, AppendStatus, EventPlace, PreparedPart, WriterState};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+/// One group's decisions so far: the sled batch and what it changes.
+pub(crate) struct Staging<'a> {
+    tree: &'a sled::Tree,
+    batch: sled::Batch,
+    state: WriterState,
+    recorded_at: DateTime<Utc>,
+    /// Streams touched by this group, with their head as staged
+    /// (`None`: looked up and found absent).
+    heads: HashMap<String, Option<StreamHead>>,
+    /// Streams whose head this group changed (written once in `finish`).
+    changed_heads: Vec<String>,
+    /// Event ids staged by this group.
+    ids: HashMap<Uuid, IdEntry>,
+    /// Positions staged per category and per event type.
+    index_blocks: BTreeMap<(u8, String), Vec<Position>>,
+    /// Records not yet written as a block key, their count, and the last
+    /// one's position (the block's key).
+    open_block: Vec<u8>,
+    open_block_records: usize,
+    open_block_last: Position,
+    staged_events: usize,
+}
+
+impl<'a> Staging<'a> {
+    pub(crate) fn new(
+        tree: &'a sled::Tree,
+        mut state: WriterState,
+        recorded_at: DateTime<Utc>,
+    ) -> Self {
+        state.last_recorded_micros = recorded_at.timestamp_micros();
+        Staging {
+            tree,
+            batch: sled::Batch::default(),
+            state,
+            recorded_at,
+            heads: HashMap::new(),
+            changed_heads: Vec::new(),
+            ids: HashMap::new(),
+            index_blocks: BTreeMap::new(),
+            open_block: Vec::new(),
+            open_block_records: 0,
+            open_block_last: 0,
+            staged_events: 0,
+        }
+    }
+
+    pub(crate) fn has_staged(&self) -> bool {
+        self.staged_events > 0
+    }
+
+    /// The batch to apply and the writer state once it is applied.
+    pub(crate) fn finish(mut self) -> (sled::Batch, WriterState) {
+        self.close_block();
+        for stream in &self.changed_heads {
+            if let Some(Some(head)) = self.heads.get(stream) {
+                self.batch.insert(keys::stream_head(stream), head.encode());
+            }
+        }
+        for ((tag, name), positions) in &self.index_blocks {
+            for block in positions.chunks(keys::INDEX_BLOCK_POSITIONS_MAX) {
+                let last = block.last().copied().unwrap_or_default();
+                self.batch.insert(
+                    keys::named_number(*tag, name, last),
+                    keys::positions_value(block),
+                );
+            }
+        }
+        let head = HeadEntry {
+            position: self.state.next_position - 1,
+            hash: self.state.last_hash,
+            recorded_at_micros: self.state.last_recorded_micros,
+        };
+        self.batch
+            .insert(keys::META_HEAD, &keys::head_entry(&head)[..]);
+        (self.batch, self.state)
+    }
+
+    /// Decides one append; stages it if accepted. A refusal stages nothing.
+    pub(crate) fn try_append(&mut self, parts: Vec<PreparedPart>) -> Result<AppendOutcome> {
+        if let Some(repeat) = self.find_repeat(&parts)? {
+            return Ok(repeat);
+        }
+        for part in &parts {
+            let actual = self
+                .stream_head(&part.stream)?
+                .map(|head| head.last_revision);
+            if !part.expected.is_met_by(actual) {
+                return Err(LogError::WrongExpectedRevision {
+                    stream: part.stream.clone(),
+                    expected: part.expected,
+                    actual,
+                });
+            }
+        }
+        let mut places = Vec::new();
+        for part in parts {
+            self.stage_part(part, &mut places);
+        }
+        Ok(AppendOutcome {
+            status: AppendStatus::Appended,
+            events: places,
+        })
+    }
+
+    /// If the append repeats events already in the log, their places.
+    fn find_repeat(&self, parts: &[PreparedPart]) -> Result<Option<AppendOutcome>> {
+        let mut repeated = Vec::new();
+        let mut new_events = 0usize;
+        for part in parts {
+            for event in &part.events {
+                let Some(entry) = self.find_id(event.id)? else {
+                    new_events += 1;
+                    continue;
+                };
+                if entry.digest != event.content_digest {
+                    return Err(LogError::IdempotencyConflict {
+                        event_id: event.id,
+                        reason: "this id was appended before with other content",
+                    });
+                }
+                repeated.push(EventPlace {
+                    id: event.id,
+                    stream: part.stream.clone(),
+                    revision: entry.revision,
+                    position: entry.position,
+                });
+            }
+        }
+        if repeated.is_empty() {
+            return Ok(None);
+        }
+        if new_events > 0 {
+            return Err(LogError::IdempotencyConflict {
+                event_id: repeated[0].id,
+                reason: "the append mixes events already in the log with new ones",
+            });
+        }
+        Ok(Some(AppendOutcome {
+            status: AppendStatus::AlreadyAppended,
+            events: repeated,
+        }))
+    }
+
+    fn find_id(&self, id: Uuid) -> Result<Option<IdEntry>> {
+        if let Some(entry) = self.ids.get(&id) {
+            return Ok(Some(*entry));
+        }
+        match self.tree.get(keys::event_id(id))? {
+            None => Ok(None),
+            Some(value) => {
+                keys::parse_id_entry(&value)
+                    .map(Some)
+                    .ok_or_else(|| LogError::Corrupt {
+                        position: self.state.next_position,
+                        reason: format!("index entry of event {id} is malformed"),
+                    })
+            }
+        }
+    }
+
+    /// The stream's head as staged, loading it from the tree on first use.
+    fn stream_head(&mut self, stream: &str) -> Result<Option<&StreamHead>> {
+        if !self.heads.contains_key(stream) {
+            let stored = read_stream_head(self.tree, stream)?;
+            self.heads.insert(stream.to_owned(), stored);
+        }
+        Ok(self.heads.get(stream).and_then(Option::as_ref))
+    }
+
+    fn stage_part(&mut self, part: PreparedPart, places: &mut Vec<EventPlace>) {
+        let category = category_of(&part.stream).to_owned();
+        let mut head = self.heads.remove(&part.stream).flatten();
+        for event in part.events {
+            let position = self.state.next_position;
+            let revision = head.as_ref().map_or(0, |head| head.last_revision + 1);
+            let id = event.id;
+            let entry = IdEntry {
+                position,
+                revision,
+                digest: event.content_digest,
+            };
+            let mut record = event.place(&part.stream, revision, position, self.recorded_at);
+            let stored = seal(&mut record, self.state.last_hash);
+            self.add_to_block(&stored, position);
+            self.batch
+                .insert(&keys::event_id(id)[..], &keys::id_entry(&entry)[..]);
+            self.index_blocks
+                .entry((keys::CATEGORY, category.clone()))
+                .or_default()
+                .push(position);
+            self.index_blocks
+                .entry((keys::EVENT_TYPE, record.event_type))
+                .or_default()
+                .push(position);
+            head = Some(self.advance_head(&part.stream, head, position));
+            self.ids.insert(id, entry);
+            places.push(EventPlace {
+                id,
+                stream: part.stream.clone(),
+                revision,
+                position,
+            });
+            self.state.last_hash = record.hash;
+            self.state.next_position += 1;
+            self.staged_events += 1;
+        }
+        if !self.changed_heads.contains(&part.stream) {
+            self.changed_heads.push(part.stream.clone());
+        }
+        self.heads.insert(part.stream, head);
+    }
+
+    /// The stream's head after one more event at `position`; writes the
+    /// chunk it fills, if it fills one.
+    fn advance_head(
+        &mut self,
+        stream: &str,
+        head: Option<StreamHead>,
+        position: Position,
+    ) -> StreamHead {
+        let revision = head.as_ref().map_or(0, |head| head.last_revision + 1);
+        let mut open_chunk = match head {
+            Some(head) if revision % keys::STREAM_CHUNK_REVISIONS != 0 => head.open_chunk,
+            _ => Vec::new(),
+        };
+        open_chunk.push(position);
+        if open_chunk.len() as u64 == keys::STREAM_CHUNK_REVISIONS {
+            let key = keys::named_number(keys::STREAM_CHUNK, stream, keys::chunk_of(revision));
+            self.batch.insert(key, keys::positions_value(&open_chunk));
+        }
+        StreamHead {
+            last_revision: revision,
+            open_chunk,
+        }
+    }
+
+    fn add_to_block(&mut self, stored: &[u8], position: Position) {
+        keys::push_record(&mut self.open_block, stored);
+        self.open_block_records += 1;
+        self.open_block_last = position;
+        if self.open_block.len() >= keys::RECORD_BLOCK_BYTES_MAX
+            || self.open_block_records >= keys::RECORD_BLOCK_RECORDS_MAX
+        {
+            self.close_block();
+        }
+    }
+
+    /// Writes the open block under the position of its last record.
+    fn close_block(&mut self) {
+        if self.open_block_records == 0 {
+            return;
+        }
+        let block = std::mem::take(&mut self.open_block);
+        self.batch
+            .insert(&keys::record_block(self.open_block_last)[..], block);
+        self.open_block_records = 0;
+    }
+}
+
+/// A stream's head as stored (durable or not), or `None` if it has no events.
+pub(crate) fn read_stream_head(tree: &sled::Tree, stream: &str) -> Result<Option<StreamHead>> {
+    match tree.get(keys::stream_head(stream))? {
+        None => Ok(None),
+        Some(value) => StreamHead::decode(&value)
+            .map(Some)
+            .ok_or_else(|| LogError::Corrupt {
+                position: 0,
+                reason: format!("head entry of stream {stream} is malformed"),
+            }),
+    }
+}
