@@ -1,1 +1,94 @@
-fn main() {}
+//! `casebook-bench`: measures casebook beside the plain alternatives a user
+//! would otherwise pick, in one run, on this machine's disk.
+//!
+//! This file only parses arguments, starts the runtime, dispatches to a
+//! subcommand and maps failures to an exit code. A missed performance target
+//! is not a failure: the benchmark measures, it does not judge.
+//!
+//! # Layout
+//! - `log_bench`: `casebook-bench log`, our event log against a raw file,
+//!   raw sled and SQLite (appends, whole-log reads, `verify`).
+//! - `latency`: latency recording and percentiles (hdrhistogram).
+//! - `report`: the table and the final JSON line on stdout.
+//! - `error`: [`BenchError`], everything that can stop a run.
+
+mod error;
+mod latency;
+mod log_bench;
+mod report;
+
+use clap::{Parser, Subcommand};
+use error::BenchError;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code when a benchmark could not run to the end (I/O, store failure).
+const EXIT_RUN_FAILED: u8 = 1;
+
+/// Benchmarks for casebook. Each subcommand prints a table, then one JSON
+/// object with the figures as its last line.
+#[derive(Debug, Parser)]
+#[command(name = "casebook-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The event log: durable appends, whole-log reads and verify, beside a
+    /// raw file, raw sled and SQLite.
+    Log(LogArgs),
+}
+
+/// Arguments of `casebook-bench log`.
+#[derive(Debug, clap::Args)]
+struct LogArgs {
+    /// A short run (about 15 s) instead of the full one (about 2 min).
+    #[arg(long)]
+    quick: bool,
+    /// Where the stores' data directories go (in a temporary directory that
+    /// is removed afterwards). Must be on a real disk. Default: the system
+    /// temporary directory.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("casebook-bench: {err}");
+            ExitCode::from(EXIT_RUN_FAILED)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), BenchError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| BenchError::io("starting the tokio runtime", source))?;
+    match cli.command {
+        Command::Log(args) => {
+            let plan = log_bench::Plan::new(args.quick, args.dir);
+            let figures = runtime.block_on(log_bench::run(&plan))?;
+            report::print_log_report(&figures)
+        }
+    }
+}
+
+/// Progress goes to stderr through `tracing`; stdout is for the report.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,casebook_bench=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
