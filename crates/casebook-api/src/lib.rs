@@ -1,0 +1,1 @@
+//! The HTTP API: every command and query, secured and documented. (work in progress)

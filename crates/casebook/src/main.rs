@@ -1,0 +1,3 @@
+//! The `casebook` command (work in progress).
+
+fn main() {}
