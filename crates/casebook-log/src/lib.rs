@@ -12,7 +12,8 @@
 //! - [`record`]: the event as proposed ([`NewEvent`]) and as stored
 //!   ([`RecordedEvent`]); canonical bytes and the hash chain.
 //! - `keys`: how records and indexes are laid out in one sled tree.
-//! - `writer`: group commit: the writer and syncer threads.
+//! - `writer`: group commit: the writer thread that decides each group.
+//! - `pipeline`: the applier and syncer threads behind the writer.
 //! - `staging`: one group's decisions, turned into one sled batch.
 //! - `durability`: the fsyncs sled 0.34.7 does not do itself.
 //! - `reader`: every read, the whole-log walk, and `verify`.
@@ -28,6 +29,7 @@ mod durability;
 mod error;
 pub mod event_store;
 mod keys;
+mod pipeline;
 mod reader;
 pub mod record;
 mod staging;

@@ -11,12 +11,61 @@ use crate::keys::{self, HeadEntry, IdEntry, StreamHead};
 use crate::record::{category_of, seal, Position};
 use crate::writer::{AppendOutcome, AppendStatus, EventPlace, PreparedPart, WriterState};
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use uuid::Uuid;
+
+/// What one decided group changes, kept by the writer until the applier has
+/// written it into sled: later groups must see it before sled does.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingGroup {
+    /// The group's number; the applier publishes it once applied.
+    pub sequence: u64,
+    ids: HashMap<Uuid, IdEntry>,
+    heads: HashMap<String, StreamHead>,
+}
+
+/// The groups decided but not yet applied, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    groups: VecDeque<PendingGroup>,
+}
+
+impl Pending {
+    pub(crate) fn push(&mut self, group: PendingGroup) {
+        self.groups.push_back(group);
+    }
+
+    /// Forgets the groups sled already holds.
+    pub(crate) fn prune(&mut self, applied_sequence: u64) {
+        while self
+            .groups
+            .front()
+            .is_some_and(|group| group.sequence <= applied_sequence)
+        {
+            self.groups.pop_front();
+        }
+    }
+
+    fn id(&self, id: &Uuid) -> Option<IdEntry> {
+        self.groups
+            .iter()
+            .rev()
+            .find_map(|group| group.ids.get(id).copied())
+    }
+
+    fn head(&self, stream: &str) -> Option<&StreamHead> {
+        self.groups
+            .iter()
+            .rev()
+            .find_map(|group| group.heads.get(stream))
+    }
+}
 
 /// One group's decisions so far: the sled batch and what it changes.
 pub(crate) struct Staging<'a> {
     tree: &'a sled::Tree,
+    /// Groups decided before this one that sled may not hold yet.
+    pending: &'a Pending,
     batch: sled::Batch,
     state: WriterState,
     recorded_at: DateTime<Utc>,
@@ -40,12 +89,14 @@ pub(crate) struct Staging<'a> {
 impl<'a> Staging<'a> {
     pub(crate) fn new(
         tree: &'a sled::Tree,
+        pending: &'a Pending,
         mut state: WriterState,
         recorded_at: DateTime<Utc>,
     ) -> Self {
         state.last_recorded_micros = recorded_at.timestamp_micros();
         Staging {
             tree,
+            pending,
             batch: sled::Batch::default(),
             state,
             recorded_at,
@@ -64,12 +115,15 @@ impl<'a> Staging<'a> {
         self.staged_events > 0
     }
 
-    /// The batch to apply and the writer state once it is applied.
-    pub(crate) fn finish(mut self) -> (sled::Batch, WriterState) {
+    /// The batch to apply, the writer state once it is applied, and what
+    /// the group changes (for the groups decided before sled holds it).
+    pub(crate) fn finish(mut self, sequence: u64) -> (sled::Batch, WriterState, PendingGroup) {
         self.close_block();
+        let mut changed = HashMap::new();
         for stream in &self.changed_heads {
             if let Some(Some(head)) = self.heads.get(stream) {
                 self.batch.insert(keys::stream_head(stream), head.encode());
+                changed.insert(stream.clone(), head.clone());
             }
         }
         for ((tag, name), positions) in &self.index_blocks {
@@ -88,7 +142,12 @@ impl<'a> Staging<'a> {
         };
         self.batch
             .insert(keys::META_HEAD, &keys::head_entry(&head)[..]);
-        (self.batch, self.state)
+        let overlay = PendingGroup {
+            sequence,
+            ids: self.ids,
+            heads: changed,
+        };
+        (self.batch, self.state, overlay)
     }
 
     /// Decides one append; stages it if accepted. A refusal stages nothing.
@@ -161,6 +220,9 @@ impl<'a> Staging<'a> {
         if let Some(entry) = self.ids.get(&id) {
             return Ok(Some(*entry));
         }
+        if let Some(entry) = self.pending.id(&id) {
+            return Ok(Some(entry));
+        }
         match self.tree.get(keys::event_id(id))? {
             None => Ok(None),
             Some(value) => {
@@ -177,8 +239,11 @@ impl<'a> Staging<'a> {
     /// The stream's head as staged, loading it from the tree on first use.
     fn stream_head(&mut self, stream: &str) -> Result<Option<&StreamHead>> {
         if !self.heads.contains_key(stream) {
-            let stored = read_stream_head(self.tree, stream)?;
-            self.heads.insert(stream.to_owned(), stored);
+            let known = match self.pending.head(stream) {
+                Some(head) => Some(head.clone()),
+                None => read_stream_head(self.tree, stream)?,
+            };
+            self.heads.insert(stream.to_owned(), known);
         }
         Ok(self.heads.get(stream).and_then(Option::as_ref))
     }

@@ -51,6 +51,9 @@ pub(crate) struct Shared {
     durable_len: AtomicU64,
     /// The same number, for those who wait for it to grow.
     durable_len_watch: watch::Sender<u64>,
+    /// The sequence number of the last group the applier wrote into sled;
+    /// the writer forgets its overlay of every group up to it.
+    applied_sequence: AtomicU64,
     /// Set once a write or sync fails: from then on appends are refused,
     /// because what is on disk is no longer known until the log is reopened.
     failure: Mutex<Option<String>>,
@@ -64,6 +67,14 @@ impl Shared {
 
     fn durable_len(&self) -> u64 {
         self.durable_len.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn publish_applied(&self, sequence: u64) {
+        self.applied_sequence.store(sequence, Ordering::Release);
+    }
+
+    pub(crate) fn applied_sequence(&self) -> u64 {
+        self.applied_sequence.load(Ordering::Acquire)
     }
 
     pub(crate) fn fail(&self, reason: String) {
@@ -139,6 +150,7 @@ impl SledLog {
             tree,
             durable_len: AtomicU64::new(state.next_position),
             durable_len_watch,
+            applied_sequence: AtomicU64::new(0),
             failure: Mutex::new(None),
         });
         let (sender, receiver) = mpsc::channel(writer::QUEUE_APPENDS_MAX);

@@ -14,8 +14,9 @@
 
 use crate::durability::DurableFiles;
 use crate::error::{LogError, Result};
+use crate::pipeline::{GroupJob, Pipeline};
 use crate::record::{truncate_to_micros, ExpectedRevision, Hash, Position, PreparedEvent};
-use crate::staging::Staging;
+use crate::staging::{Pending, Staging};
 use crate::store::Shared;
 use chrono::{DateTime, TimeZone, Utc};
 use std::sync::Arc;
@@ -116,64 +117,40 @@ pub(crate) struct WriterState {
     pub last_recorded_micros: i64,
 }
 
-/// Groups applied to sled but not yet synced that may queue for the syncer.
-/// Bounds memory when the disk is slow; writers then wait on the queue.
-const PIPELINE_GROUPS_MAX: usize = 8;
-
-/// A group applied to sled, waiting for the fsync that makes it durable.
-struct SyncJob {
-    /// Every caller of the group with its answer, sent once durable.
-    answers: Vec<(
-        oneshot::Sender<Result<AppendOutcome>>,
-        Result<AppendOutcome>,
-    )>,
-    /// The number of events in the log once this group is durable.
-    len_after: u64,
-    /// Whether the group wrote anything (else there is nothing to sync).
-    wrote: bool,
-}
-
 /// Runs the writer until every sender is gone.
 ///
-/// Two threads form a pipeline: this one decides and applies group N+1
-/// while the syncer flushes and fsyncs group N. Answers are sent by the
-/// syncer, in order, only after the sync that covers them.
+/// Three threads form a pipeline ([`crate::pipeline`]): this one decides
+/// group N+2 while the applier writes group N+1 into sled and the syncer
+/// flushes and fsyncs group N. Answers are sent by the syncer, in order,
+/// only after the sync that covers them.
 pub(crate) fn run(
     shared: Arc<Shared>,
     files: DurableFiles,
     mut state: WriterState,
     mut requests: mpsc::Receiver<AppendRequest>,
 ) {
-    let (to_syncer, jobs) = std::sync::mpsc::sync_channel(PIPELINE_GROUPS_MAX);
-    let syncer_shared = Arc::clone(&shared);
-    let syncer = std::thread::Builder::new()
-        .name("casebook-log-syncer".into())
-        .spawn(move || run_syncer(&syncer_shared, files, &jobs));
-    let syncer = match syncer {
-        Ok(syncer) => syncer,
-        Err(err) => {
-            shared.fail(format!("could not start the syncer thread: {err}"));
-            refuse_all(&shared, &mut requests);
-            return;
-        }
+    let Some(pipeline) = Pipeline::start(&shared, files) else {
+        refuse_all(&shared, &mut requests);
+        return;
     };
+    let mut pending = Pending::default();
+    let mut sequence = 0u64;
     while let Some(first) = requests.blocking_recv() {
         let group = collect_group(first, &mut requests);
         if let Some(reason) = shared.failure() {
             refuse(group, &reason);
             continue;
         }
-        let Some(job) = apply_group(&shared, &mut state, group) else {
-            continue;
-        };
-        if to_syncer.send(job).is_err() {
+        pending.prune(shared.applied_sequence());
+        let job = decide_group(&shared, &pending, &mut state, group, &mut sequence);
+        if let Some(overlay) = &job.overlay {
+            pending.push(overlay.clone());
+        }
+        if !pipeline.submit(job) {
             break;
         }
     }
-    drop(to_syncer);
-    if syncer.join().is_err() {
-        tracing::error!("log syncer thread panicked");
-    }
+    pipeline.finish();
     tracing::debug!("log writer stopped: no more appenders");
 }
 
@@ -190,49 +167,6 @@ fn refuse_all(shared: &Shared, requests: &mut mpsc::Receiver<AppendRequest>) {
     while let Some(request) = requests.blocking_recv() {
         refuse(vec![request], &reason);
     }
-}
-
-/// Flushes and fsyncs whatever groups are waiting, then answers their callers.
-fn run_syncer(shared: &Shared, mut files: DurableFiles, jobs: &std::sync::mpsc::Receiver<SyncJob>) {
-    while let Ok(first) = jobs.recv() {
-        let mut waiting = vec![first];
-        waiting.extend(jobs.try_iter());
-        let needs_sync = waiting.iter().any(|job| job.wrote);
-        let synced = if needs_sync {
-            sync(shared, &mut files)
-        } else {
-            Ok(())
-        };
-        match synced {
-            Ok(()) => {
-                if needs_sync {
-                    let len = waiting
-                        .iter()
-                        .map(|job| job.len_after)
-                        .max()
-                        .unwrap_or_default();
-                    shared.publish_durable_len(len);
-                }
-                for (reply, outcome) in waiting.into_iter().flat_map(|job| job.answers) {
-                    // The caller may have gone away; the events are durable regardless.
-                    let _ = reply.send(outcome);
-                }
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "sync failed; the log stops accepting appends");
-                shared.fail(err.to_string());
-                for (reply, _) in waiting.into_iter().flat_map(|job| job.answers) {
-                    let _ = reply.send(Err(LogError::Unavailable(err.to_string())));
-                }
-            }
-        }
-    }
-}
-
-fn sync(shared: &Shared, files: &mut DurableFiles) -> Result<()> {
-    shared.db.flush()?;
-    files.sync()?;
-    Ok(())
 }
 
 /// Takes the first request and whatever else is already waiting, up to the limits.
@@ -254,39 +188,39 @@ fn collect_group(
     group
 }
 
-/// Decides every append of a group and applies the accepted ones to sled in
-/// one atomic batch. Returns the job that will answer the callers once
-/// synced, or `None` if applying failed (the callers have been answered).
-fn apply_group(
+/// Decides every append of a group against the log, the groups still in the
+/// pipeline and each other, and stages the accepted ones as one sled batch.
+fn decide_group(
     shared: &Shared,
+    pending: &Pending,
     state: &mut WriterState,
     group: Vec<AppendRequest>,
-) -> Option<SyncJob> {
+    sequence: &mut u64,
+) -> GroupJob {
     let recorded_at = next_recorded_at(state.last_recorded_micros);
-    let mut staging = Staging::new(&shared.tree, *state, recorded_at);
+    let mut staging = Staging::new(&shared.tree, pending, *state, recorded_at);
     let mut answers = Vec::with_capacity(group.len());
     for request in group {
         let outcome = staging.try_append(request.parts);
         answers.push((request.reply, outcome));
     }
-    let wrote = staging.has_staged();
-    if wrote {
-        let (batch, new_state) = staging.finish();
-        if let Err(err) = shared.tree.apply_batch(batch) {
-            tracing::error!(error = %err, "applying a group failed; the log stops accepting appends");
-            shared.fail(err.to_string());
-            for (reply, _) in answers {
-                let _ = reply.send(Err(LogError::Unavailable(err.to_string())));
-            }
-            return None;
-        }
-        *state = new_state;
+    if !staging.has_staged() {
+        return GroupJob {
+            batch: None,
+            overlay: None,
+            answers,
+            len_after: state.next_position,
+        };
     }
-    Some(SyncJob {
+    *sequence += 1;
+    let (batch, new_state, overlay) = staging.finish(*sequence);
+    *state = new_state;
+    GroupJob {
+        batch: Some(batch),
+        overlay: Some(overlay),
         answers,
         len_after: state.next_position,
-        wrote,
-    })
+    }
 }
 
 /// Server time for a group: now, but never earlier than the last group's.
