@@ -53,6 +53,7 @@ where
     paging_bounds_are_respected(make().await).await;
     bad_appends_are_refused(make().await).await;
     subscriptions_catch_up_then_go_live(make().await).await;
+    a_stalled_subscriber_does_not_hold_back_writers(make().await).await;
     verify_walks_a_healthy_log(make().await).await;
 }
 
@@ -600,4 +601,40 @@ pub async fn verify_walks_a_healthy_log<S: EventStore>(store: S) {
     assert_eq!(report.last_hash, Some(last[0].hash));
     let part_report = store.verify(Some(5), Some(9)).await.unwrap();
     assert_eq!((part_report.events, part_report.range), (5, Some((5, 9))));
+}
+
+/// A subscriber that stops reading costs writers nothing; when it reads
+/// again it gets everything, in order, from the log.
+pub async fn a_stalled_subscriber_does_not_hold_back_writers<S: EventStore>(store: S) {
+    let mut stalled = Subscription::new(store.clone(), SubscriptionFilter::All, None);
+    store
+        .append_to_streams(vec![part(
+            "concern-s",
+            ExpectedRevision::Any,
+            vec![sample_event("first")],
+        )])
+        .await
+        .unwrap();
+    assert_eq!(stalled.next().await.unwrap().position, 0);
+    // Far more events than any buffer holds, while the subscriber reads nothing.
+    let appends = 40;
+    for round in 0..appends {
+        let events = (0..100)
+            .map(|i| sample_event(&format!("{round}-{i}")))
+            .collect();
+        let appended = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            store.append_to_streams(vec![part("concern-s", ExpectedRevision::Any, events)]),
+        )
+        .await;
+        assert!(
+            appended.is_ok_and(|result| result.is_ok()),
+            "an append waited on a stalled subscriber"
+        );
+    }
+    let total = 1 + appends * 100;
+    for expected in 1..total {
+        assert_eq!(stalled.next().await.unwrap().position, expected as u64);
+    }
+    assert!(stalled.next_available(10).await.unwrap().is_empty());
 }

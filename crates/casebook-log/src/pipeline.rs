@@ -17,6 +17,7 @@ use crate::error::{LogError, Result};
 use crate::staging::PendingGroup;
 use crate::store::Shared;
 use crate::writer::AppendOutcome;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -154,8 +155,14 @@ fn run_syncer(shared: &Shared, mut files: DurableFiles, jobs: &Receiver<GroupJob
                         .map(|job| job.len_after)
                         .max()
                         .unwrap_or_default();
+                    count(shared, &waiting, len);
                     shared.publish_durable_len(len);
                 }
+                let answered: u64 = waiting.iter().map(|job| job.answers.len() as u64).sum();
+                shared
+                    .counters
+                    .appends_answered
+                    .fetch_add(answered, Ordering::Relaxed);
                 for (reply, outcome) in waiting.into_iter().flat_map(|job| job.answers) {
                     // The caller may have gone away; the events are durable regardless.
                     let _ = reply.send(outcome);
@@ -170,6 +177,18 @@ fn run_syncer(shared: &Shared, mut files: DurableFiles, jobs: &Receiver<GroupJob
             }
         }
     }
+}
+
+/// Counts what a sync made durable.
+fn count(shared: &Shared, synced: &[GroupJob], len_after: u64) {
+    let counters = &shared.counters;
+    let before = shared.durable_len();
+    counters
+        .appended_events
+        .fetch_add(len_after.saturating_sub(before), Ordering::Relaxed);
+    let groups = synced.iter().filter(|job| job.batch.is_some()).count() as u64;
+    counters.groups.fetch_add(groups, Ordering::Relaxed);
+    counters.syncs.fetch_add(1, Ordering::Relaxed);
 }
 
 fn sync(shared: &Shared, files: &mut DurableFiles) -> Result<()> {

@@ -42,6 +42,30 @@ impl Default for LogOptions {
     }
 }
 
+/// Counters of the log's work since it opened, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogStats {
+    /// Durable events in the log (its length).
+    pub durable_events: u64,
+    /// Events appended (new, not repeats) since the log opened.
+    pub appended_events: u64,
+    /// Group commits that wrote something since the log opened.
+    pub groups: u64,
+    /// Flush-and-fsync rounds since the log opened (one may cover several groups).
+    pub syncs: u64,
+    /// Appends answered (of any outcome) since the log opened.
+    pub appends_answered: u64,
+}
+
+/// The counters behind [`LogStats`], updated by the pipeline threads.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub appended_events: AtomicU64,
+    pub groups: AtomicU64,
+    pub syncs: AtomicU64,
+    pub appends_answered: AtomicU64,
+}
+
 /// State shared by the handle, the writer thread and the readers.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -54,6 +78,8 @@ pub(crate) struct Shared {
     /// The sequence number of the last group the applier wrote into sled;
     /// the writer forgets its overlay of every group up to it.
     applied_sequence: AtomicU64,
+    /// What the pipeline has done, for [`SledLog::stats`].
+    pub counters: Counters,
     /// Set once a write or sync fails: from then on appends are refused,
     /// because what is on disk is no longer known until the log is reopened.
     failure: Mutex<Option<String>>,
@@ -65,7 +91,7 @@ impl Shared {
         self.durable_len_watch.send_replace(len);
     }
 
-    fn durable_len(&self) -> u64 {
+    pub(crate) fn durable_len(&self) -> u64 {
         self.durable_len.load(Ordering::Acquire)
     }
 
@@ -151,6 +177,7 @@ impl SledLog {
             durable_len: AtomicU64::new(state.next_position),
             durable_len_watch,
             applied_sequence: AtomicU64::new(0),
+            counters: Counters::default(),
             failure: Mutex::new(None),
         });
         let (sender, receiver) = mpsc::channel(writer::QUEUE_APPENDS_MAX);
@@ -220,6 +247,18 @@ impl SledLog {
     /// The number of durable events; the next event gets this position.
     pub fn len(&self) -> u64 {
         self.shared().durable_len()
+    }
+
+    /// What the log has done since it opened.
+    pub fn stats(&self) -> LogStats {
+        let counters = &self.shared().counters;
+        LogStats {
+            durable_events: self.len(),
+            appended_events: counters.appended_events.load(Ordering::Relaxed),
+            groups: counters.groups.load(Ordering::Relaxed),
+            syncs: counters.syncs.load(Ordering::Relaxed),
+            appends_answered: counters.appends_answered.load(Ordering::Relaxed),
+        }
     }
 
     /// Whether the log has no durable events yet.

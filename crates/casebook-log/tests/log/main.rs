@@ -64,3 +64,38 @@ async fn events_survive_a_reopen_and_the_chain_continues() {
     assert_eq!(third.prev_hash, first[1].hash);
     assert_eq!(log.verify_range(None, None).unwrap().events, 3);
 }
+
+#[tokio::test]
+async fn stats_count_what_the_log_did() {
+    use casebook_log::{conformance::sample_event, ExpectedRevision};
+    let (log, _dir) = temp_log();
+    let events = vec![sample_event("a"), sample_event("b")];
+    log.append("concern-1", ExpectedRevision::NoStream, events.clone())
+        .await
+        .unwrap();
+    log.append("concern-1", ExpectedRevision::Any, vec![sample_event("c")])
+        .await
+        .unwrap();
+    log.append("concern-1", ExpectedRevision::NoStream, events)
+        .await
+        .unwrap(); // a repeat
+    let refused = log
+        .append(
+            "concern-1",
+            ExpectedRevision::NoStream,
+            vec![sample_event("d")],
+        )
+        .await;
+    assert!(refused.is_err());
+    let stats = log.stats();
+    assert_eq!(
+        (
+            stats.durable_events,
+            stats.appended_events,
+            stats.appends_answered
+        ),
+        (3, 3, 4)
+    );
+    assert!(stats.groups >= 1 && stats.groups <= 2, "{stats:?}");
+    assert!(stats.syncs >= 1 && stats.syncs <= stats.groups, "{stats:?}");
+}
