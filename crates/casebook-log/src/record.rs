@@ -142,6 +142,12 @@ impl RecordedEvent {
         category_of(&self.stream)
     }
 
+    /// The record's canonical bytes: what its hash (and the audit Merkle
+    /// tree's leaf) covers, as laid out in `docs/ARCHITECTURE.md`.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        encode_canonical(self)
+    }
+
     /// The payload parsed as JSON.
     pub fn data_json(&self) -> Result<serde_json::Value> {
         serde_json::from_slice(&self.data)

@@ -1,0 +1,217 @@
+//! Proof that nothing in the log changed.
+//!
+//! A Merkle tree in the style of RFC 9162 (Certificate Transparency) is kept
+//! over the whole log, one leaf per event in position order, the leaf input
+//! being the record's canonical bytes (the same bytes its chain hash
+//! covers). From it come signed tree heads (size, root, time, Ed25519),
+//! inclusion proofs (this event is in the log as of that head) and
+//! consistency proofs (the log of that old head is a prefix of this one).
+//! The exact bytes are specified in `docs/audit.md`, so that an auditor can
+//! check everything with their own tools.
+//!
+//! # Layout
+//! - [`merkle`]: the RFC's hashing, proofs and proof checks, as pure functions.
+//! - `tree`: [`MerkleTree`], the perfect subtrees kept in sled.
+//! - `head`: [`SignedTreeHead`] and [`HeadSigner`], the data directory's key.
+
+mod head;
+pub mod merkle;
+mod tree;
+
+pub use head::{HeadSigner, SignedTreeHead};
+pub use tree::MerkleTree;
+
+use casebook_log::{Position, SledLog, Subscription, SubscriptionFilter};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Leaves added to the tree per atomic batch while catching up.
+const CATCH_UP_BATCH_EVENTS: usize = 1024;
+
+/// Everything that can go wrong in the audit crate.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The tree's store failed (HTTP 500).
+    #[error("audit store: {0}")]
+    Store(#[from] sled::Error),
+    /// A file could not be read or written (HTTP 500).
+    #[error("audit file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The log failed or refused to serve a damaged record (HTTP 500).
+    #[error(transparent)]
+    Log(#[from] casebook_log::LogError),
+    /// Stored audit data is damaged (HTTP 500).
+    #[error("audit data is damaged: {0}")]
+    Corrupt(String),
+    /// A proof was asked for sizes or positions the tree does not have (HTTP 404).
+    #[error("out of range: {0}")]
+    OutOfRange(String),
+    /// A signature or key does not check out (HTTP 422 when given by a client).
+    #[error("bad signature: {0}")]
+    BadSignature(String),
+    /// The tree disagrees with the log it claims to cover (HTTP 500).
+    #[error("the Merkle tree disagrees with the log at size {size}")]
+    Mismatch {
+        /// The tree size at which the roots differ.
+        size: u64,
+    },
+}
+
+/// An inclusion proof as served: hex hashes, from the leaf up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionProof {
+    /// The event's position (= its leaf index).
+    pub leaf_index: u64,
+    /// The size of the tree the proof is for.
+    pub tree_size: u64,
+    /// The leaf's hash, hex.
+    pub leaf_hash: String,
+    /// The audit path, hex, from the leaf up.
+    pub audit_path: Vec<String>,
+}
+
+/// A consistency proof as served: hex hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    /// The older tree's size.
+    pub old_size: u64,
+    /// The newer tree's size.
+    pub new_size: u64,
+    /// The proof's hashes, hex, in the RFC's order.
+    pub proof: Vec<String>,
+}
+
+/// The audit trail of one data directory: its tree and its signing key.
+#[derive(Debug)]
+pub struct Audit {
+    tree: MerkleTree,
+    signer: HeadSigner,
+}
+
+impl Audit {
+    /// Opens the tree and the key in `dir` (made on first start).
+    pub fn open(dir: &Path) -> Result<Audit, AuditError> {
+        let tree = MerkleTree::open(&dir.join("merkle"))?;
+        let signer = HeadSigner::load_or_create(dir)?;
+        Ok(Audit { tree, signer })
+    }
+
+    /// The stored tree.
+    pub fn tree(&self) -> &MerkleTree {
+        &self.tree
+    }
+
+    /// The public key that tree heads are signed with, hex.
+    pub fn public_key_hex(&self) -> String {
+        self.signer.public_key_hex()
+    }
+
+    /// Adds every durable log record the tree does not hold yet.
+    pub fn catch_up(&self, log: &SledLog) -> Result<u64, AuditError> {
+        let mut size = self.tree.size()?;
+        let mut leaves = Vec::with_capacity(CATCH_UP_BATCH_EVENTS);
+        for record in log.iter_all(size) {
+            leaves.push(record?.canonical_bytes());
+            if leaves.len() == CATCH_UP_BATCH_EVENTS {
+                size = self.tree.append(&leaves)?;
+                leaves.clear();
+            }
+        }
+        if !leaves.is_empty() {
+            size = self.tree.append(&leaves)?;
+        }
+        self.tree.flush()?;
+        Ok(size)
+    }
+
+    /// Keeps the tree up with the log as events are appended, until the log
+    /// closes or a record fails its check.
+    pub async fn follow(&self, log: SledLog) -> Result<(), AuditError> {
+        let size = self.catch_up(&log)?;
+        let after: Option<Position> = size.checked_sub(1);
+        let mut subscription = Subscription::new(log, SubscriptionFilter::All, after);
+        loop {
+            let first = subscription.next().await?;
+            let mut leaves = vec![first.canonical_bytes()];
+            for record in subscription.next_available(CATCH_UP_BATCH_EVENTS).await? {
+                leaves.push(record.canonical_bytes());
+            }
+            self.tree.append(&leaves)?;
+        }
+    }
+
+    /// A signed head for the tree as it stands.
+    pub fn signed_head(&self, timestamp_ms: i64) -> Result<SignedTreeHead, AuditError> {
+        let size = self.tree.size()?;
+        let root = self.tree.root(size)?;
+        Ok(self.signer.sign(size, &root, timestamp_ms))
+    }
+
+    /// The proof that the event at `position` is in the tree of `tree_size`.
+    pub fn inclusion_proof(
+        &self,
+        position: Position,
+        tree_size: u64,
+    ) -> Result<InclusionProof, AuditError> {
+        let path = self.tree.inclusion_proof(position, tree_size)?;
+        let leaf = merkle::range_hash(&self.tree, position, position + 1)?;
+        Ok(InclusionProof {
+            leaf_index: position,
+            tree_size,
+            leaf_hash: hex::encode(leaf),
+            audit_path: path.iter().map(hex::encode).collect(),
+        })
+    }
+
+    /// The proof that the tree of `old_size` is a prefix of the tree of `new_size`.
+    pub fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, AuditError> {
+        let proof = self.tree.consistency_proof(old_size, new_size)?;
+        Ok(ConsistencyProof {
+            old_size,
+            new_size,
+            proof: proof.iter().map(hex::encode).collect(),
+        })
+    }
+
+    /// Recomputes the root from the log's records and compares it with the
+    /// tree's, for the first `size` events.
+    pub fn check_against_log(&self, log: &SledLog, size: u64) -> Result<(), AuditError> {
+        let leaves: Vec<merkle::Hash> = log
+            .iter_all(0)
+            .take(size as usize)
+            .map(|record| record.map(|record| merkle::leaf_hash(&record.canonical_bytes())))
+            .collect::<Result<_, _>>()?;
+        let recomputed = merkle::root(&LeafList(leaves), size)?;
+        if recomputed != self.tree.root(size)? {
+            return Err(AuditError::Mismatch { size });
+        }
+        Ok(())
+    }
+}
+
+/// Leaves in memory, as a subtree source (perfect subtrees computed on demand).
+struct LeafList(Vec<merkle::Hash>);
+
+impl merkle::SubtreeSource for LeafList {
+    type Error = AuditError;
+
+    fn subtree(&self, level: u32, index: u64) -> Result<merkle::Hash, AuditError> {
+        let width = 1u64 << level;
+        let start = index * width;
+        if level == 0 {
+            return self
+                .0
+                .get(start as usize)
+                .copied()
+                .ok_or_else(|| AuditError::OutOfRange(format!("leaf {start}")));
+        }
+        let half = width / 2;
+        let left = self.subtree(level - 1, start / half)?;
+        let right = self.subtree(level - 1, start / half + 1)?;
+        Ok(merkle::node_hash(&left, &right))
+    }
+}
