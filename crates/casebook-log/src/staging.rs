@@ -8,7 +8,7 @@
 
 use crate::error::{LogError, Result};
 use crate::keys::{self, HeadEntry, IdEntry, StreamHead};
-use crate::record::{category_of, seal, Position};
+use crate::record::{category_of, seal, NewEvent, Position, PreparedEvent, RecordedEvent};
 use crate::writer::{AppendOutcome, AppendStatus, EventPlace, PreparedPart, WriterState};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -111,6 +111,11 @@ impl<'a> Staging<'a> {
         }
     }
 
+    /// Keeps the last record's time when a restore starts a new batch.
+    pub(crate) fn keep_recorded_micros(&mut self, micros: i64) {
+        self.state.last_recorded_micros = micros;
+    }
+
     pub(crate) fn has_staged(&self) -> bool {
         self.staged_events > 0
     }
@@ -148,6 +153,62 @@ impl<'a> Staging<'a> {
             heads: changed,
         };
         (self.batch, self.state, overlay)
+    }
+
+    /// Stages a record exactly as it was exported (restore): it must be the
+    /// log's next position, continue the chain, be its stream's next
+    /// revision, not go back in time, carry a new id, and hash to its hash.
+    pub(crate) fn restore(&mut self, record: RecordedEvent) -> Result<()> {
+        let position = record.position;
+        let refuse = |reason: &str| {
+            Err(LogError::Corrupt {
+                position,
+                reason: reason.to_owned(),
+            })
+        };
+        if position != self.state.next_position {
+            return refuse("is not the next position");
+        }
+        if record.prev_hash != self.state.last_hash {
+            return refuse("does not follow the previous record's hash");
+        }
+        let micros = record.recorded_at.timestamp_micros();
+        if micros < self.state.last_recorded_micros {
+            return refuse("was recorded before the record it follows");
+        }
+        let actual = self
+            .stream_head(&record.stream)?
+            .map(|head| head.last_revision);
+        if record.revision != actual.map_or(0, |revision| revision + 1) {
+            return refuse("is not its stream's next revision");
+        }
+        if self.find_id(record.id)?.is_some() {
+            return refuse("repeats an event id");
+        }
+        let data = serde_json::from_slice(&record.data).map_err(|err| LogError::Corrupt {
+            position,
+            reason: format!("payload is not JSON: {err}"),
+        })?;
+        let event = NewEvent {
+            id: record.id,
+            event_type: record.event_type,
+            schema_version: record.schema_version,
+            data,
+            metadata: record.metadata,
+        };
+        let prepared = PreparedEvent::new(&record.stream, event)?;
+        self.recorded_at = record.recorded_at;
+        self.state.last_recorded_micros = micros;
+        let part = PreparedPart {
+            stream: record.stream,
+            expected: crate::ExpectedRevision::Any,
+            events: vec![prepared],
+        };
+        self.stage_part(part, &mut Vec::new());
+        if self.state.last_hash != record.hash {
+            return refuse("does not match its hash");
+        }
+        Ok(())
     }
 
     /// Decides one append; stages it if accepted. A refusal stages nothing.
