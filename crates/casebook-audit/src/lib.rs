@@ -13,11 +13,14 @@
 //! - [`merkle`]: the RFC's hashing, proofs and proof checks, as pure functions.
 //! - `tree`: [`MerkleTree`], the perfect subtrees kept in sled.
 //! - `head`: [`SignedTreeHead`] and [`HeadSigner`], the data directory's key.
+//! - `export`: the log as JSON Lines with a signed head; checking and restoring one.
 
+mod export;
 mod head;
 pub mod merkle;
 mod tree;
 
+pub use export::{restore_export, verify_export, write_export, ExportFault, ExportSummary};
 pub use head::{HeadSigner, SignedTreeHead};
 pub use tree::MerkleTree;
 
@@ -147,6 +150,16 @@ impl Audit {
         Ok(self.signer.sign(size, &root, timestamp_ms))
     }
 
+    /// A signed head for the tree of the first `size` leaves, at a given time.
+    pub fn signed_head_at(
+        &self,
+        size: u64,
+        timestamp_ms: i64,
+    ) -> Result<SignedTreeHead, AuditError> {
+        let root = self.tree.root(size)?;
+        Ok(self.signer.sign(size, &root, timestamp_ms))
+    }
+
     /// The proof that the event at `position` is in the tree of `tree_size`.
     pub fn inclusion_proof(
         &self,
@@ -194,7 +207,7 @@ impl Audit {
 }
 
 /// Leaves in memory, as a subtree source (perfect subtrees computed on demand).
-struct LeafList(Vec<merkle::Hash>);
+pub(crate) struct LeafList(pub(crate) Vec<merkle::Hash>);
 
 impl merkle::SubtreeSource for LeafList {
     type Error = AuditError;

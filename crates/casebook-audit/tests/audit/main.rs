@@ -4,6 +4,8 @@
 //! root, PATH and PROOF over the leaf list.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod export;
+
 use casebook_audit::{merkle, Audit};
 use casebook_log::{conformance::sample_event, ExpectedRevision, RecordedEvent, SledLog};
 use sha2::{Digest, Sha256};
@@ -97,7 +99,7 @@ fn subproof(m: usize, d: &[[u8; 32]], b: bool) -> Vec<[u8; 32]> {
     }
 }
 
-async fn log_with(events: usize) -> (SledLog, tempfile::TempDir) {
+pub async fn log_with(events: usize) -> (SledLog, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let log = SledLog::open(dir.path().join("log")).unwrap();
     for i in 0..events {
