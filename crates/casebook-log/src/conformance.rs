@@ -30,6 +30,16 @@ pub fn sample_event(label: &str) -> NewEvent {
     }
 }
 
+/// The revisions of a page of events, in order.
+fn revisions(events: &[crate::RecordedEvent]) -> Vec<u64> {
+    events.iter().map(|e| e.revision).collect()
+}
+
+/// The positions of a page of events, in order.
+fn positions(events: &[crate::RecordedEvent]) -> Vec<u64> {
+    events.iter().map(|e| e.position).collect()
+}
+
 fn part(stream: &str, expected: ExpectedRevision, events: Vec<NewEvent>) -> StreamAppend {
     StreamAppend {
         stream: stream.into(),
@@ -102,8 +112,7 @@ pub async fn appends_get_dense_positions_and_contiguous_revisions<S: EventStore>
         .read_stream("concern-a", Direction::Forwards, None, 100)
         .await
         .unwrap();
-    let revisions: Vec<_> = stream.iter().map(|e| e.revision).collect();
-    assert_eq!(revisions, vec![0, 1, 2]);
+    assert_eq!(revisions(&stream), vec![0, 1, 2]);
     assert_eq!(stream[0].id, a[0].id);
     assert_eq!(stream[0].data_json().unwrap(), a[0].data);
     assert_eq!(stream[0].metadata, a[0].metadata);
@@ -111,26 +120,17 @@ pub async fn appends_get_dense_positions_and_contiguous_revisions<S: EventStore>
         .read_stream("concern-a", Direction::Backwards, None, 100)
         .await
         .unwrap();
-    assert_eq!(
-        backwards.iter().map(|e| e.revision).collect::<Vec<_>>(),
-        vec![2, 1, 0]
-    );
+    assert_eq!(revisions(&backwards), vec![2, 1, 0]);
     let from_one = store
         .read_stream("concern-a", Direction::Backwards, Some(1), 100)
         .await
         .unwrap();
-    assert_eq!(
-        from_one.iter().map(|e| e.revision).collect::<Vec<_>>(),
-        vec![1, 0]
-    );
+    assert_eq!(revisions(&from_one), vec![1, 0]);
     let all = store
         .read_all(Direction::Forwards, None, 100)
         .await
         .unwrap();
-    assert_eq!(
-        all.iter().map(|e| e.position).collect::<Vec<_>>(),
-        vec![0, 1, 2, 3]
-    );
+    assert_eq!(positions(&all), vec![0, 1, 2, 3]);
     for pair in all.windows(2) {
         assert_eq!(
             pair[1].prev_hash, pair[0].hash,
@@ -145,10 +145,7 @@ pub async fn appends_get_dense_positions_and_contiguous_revisions<S: EventStore>
         .read_all(Direction::Backwards, None, 100)
         .await
         .unwrap();
-    assert_eq!(
-        all_back.iter().map(|e| e.position).collect::<Vec<_>>(),
-        vec![3, 2, 1, 0]
-    );
+    assert_eq!(positions(&all_back), vec![3, 2, 1, 0]);
     assert_eq!(store.stream_revision("concern-a").await.unwrap(), Some(2));
     assert_eq!(store.stream_revision("concern-none").await.unwrap(), None);
     assert!(store
@@ -378,31 +375,22 @@ pub async fn reads_by_category_and_event_type<S: EventStore>(store: S) {
         .read_category("concern", Direction::Forwards, None, 10)
         .await
         .unwrap();
-    assert_eq!(
-        concerns.iter().map(|e| e.position).collect::<Vec<_>>(),
-        vec![0, 2]
-    );
+    assert_eq!(positions(&concerns), vec![0, 2]);
     let back = store
         .read_category("concern", Direction::Backwards, Some(1), 10)
         .await
         .unwrap();
-    assert_eq!(back.iter().map(|e| e.position).collect::<Vec<_>>(), vec![0]);
+    assert_eq!(positions(&back), vec![0]);
     let resolved = store
         .read_event_type("concern.resolved", Direction::Forwards, None, 10)
         .await
         .unwrap();
-    assert_eq!(
-        resolved.iter().map(|e| e.position).collect::<Vec<_>>(),
-        vec![2]
-    );
+    assert_eq!(positions(&resolved), vec![2]);
     let samples = store
         .read_event_type("sample.happened", Direction::Backwards, None, 10)
         .await
         .unwrap();
-    assert_eq!(
-        samples.iter().map(|e| e.position).collect::<Vec<_>>(),
-        vec![3, 1, 0]
-    );
+    assert_eq!(positions(&samples), vec![3, 1, 0]);
 }
 
 /// Pages never exceed `max`, and `from` is inclusive.
@@ -416,26 +404,17 @@ pub async fn paging_bounds_are_respected<S: EventStore>(store: S) {
         .read_all(Direction::Forwards, Some(4), 3)
         .await
         .unwrap();
-    assert_eq!(
-        page.iter().map(|e| e.position).collect::<Vec<_>>(),
-        vec![4, 5, 6]
-    );
+    assert_eq!(positions(&page), vec![4, 5, 6]);
     let page = store
         .read_all(Direction::Backwards, Some(4), 3)
         .await
         .unwrap();
-    assert_eq!(
-        page.iter().map(|e| e.position).collect::<Vec<_>>(),
-        vec![4, 3, 2]
-    );
+    assert_eq!(positions(&page), vec![4, 3, 2]);
     let page = store
         .read_stream("concern-p", Direction::Forwards, Some(8), 5)
         .await
         .unwrap();
-    assert_eq!(
-        page.iter().map(|e| e.revision).collect::<Vec<_>>(),
-        vec![8, 9]
-    );
+    assert_eq!(revisions(&page), vec![8, 9]);
     assert!(store
         .read_all(Direction::Forwards, Some(10), 5)
         .await
