@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::concern::{
     ActionRecorded, AppealOpened, ClockPaused, ClockResumed, ConcernAcknowledged, ConcernAssigned,
     ConcernClosed, ConcernEscalated, ConcernMerged, ConcernReopened, ConcernReported,
-    ConcernResolved, ConcernWithdrawn, FeedbackRecorded, InterimReplied, ReferralAnswered,
-    ReferredOut,
+    ConcernResolved, ConcernWithdrawn, FeedbackRecorded, InformantAccessGranted, InterimReplied,
+    ReferralAnswered, ReferredOut, SyncConflictMarked,
 };
+use crate::concern::{DeadlineApproaching, DeadlinePassed};
 use crate::household::{
     AssignmentEnded, HouseholdDetailsUpdated, HouseholdRegistered, MemberAssigned,
 };
@@ -132,6 +133,14 @@ payloads! {
     ConcernMerged(ConcernMerged) => "concern.merged" @ 1,
     /// A case was withdrawn.
     ConcernWithdrawn(ConcernWithdrawn) => "concern.withdrawn" @ 1,
+    /// A person was allowed to read a tip's sealed informant.
+    InformantAccessGranted(InformantAccessGranted) => "concern.informant_access_granted" @ 1,
+    /// A command made offline conflicted with the case.
+    SyncConflictMarked(SyncConflictMarked) => "concern.sync_conflict_marked" @ 1,
+    /// The deadline watcher warned that a deadline is near.
+    DeadlineApproaching(DeadlineApproaching) => "concern.deadline_approaching" @ 1,
+    /// The deadline watcher recorded that a deadline passed.
+    DeadlinePassed(DeadlinePassed) => "concern.deadline_passed" @ 1,
 }
 
 /// The current schema version of an event type, if it is known.

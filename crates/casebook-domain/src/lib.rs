@@ -51,9 +51,11 @@ pub use concern::{
     ConcernAcknowledged, ConcernAssigned, ConcernClosed, ConcernCommand, ConcernEscalated,
     ConcernKind, ConcernMerged, ConcernReopened, ConcernReported, ConcernResolved,
     ConcernWithdrawn, Confidentiality, Coordinates, EscalateTo, EscalationTarget, Feedback,
-    FeedbackRecorded, FollowUp, InterimReplied, NewConcern, Outcome, Priority, Referral,
-    ReferralAnswered, ReferredOut, SealedInformant, Status, Subject,
+    FeedbackRecorded, FollowUp, InformantAccessGranted, InterimReplied, NewConcern, Outcome,
+    Priority, Referral, ReferralAnswered, ReferredOut, SealedInformant, Status, Subject,
+    SyncConflictMarked,
 };
+pub use concern::{DeadlineApproaching, DeadlinePassed};
 pub use context::{Context, Lookups, FIELD_TIME_TOLERANCE_SECONDS};
 pub use directory::Directory;
 pub use error::{DomainError, Rule};

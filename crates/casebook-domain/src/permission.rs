@@ -235,10 +235,12 @@ pub fn may_manage_assignments(ctx: &Context<'_>, hamlet_id: UnitId) -> Result<()
 }
 
 /// Rule [`Rule::SealedIdentityOnlyForItsTaker`]: only the member who took a
-/// confidential tip may read its informant's identity. Everyone else,
-/// administrators included, gets [`Concern::without_sealed_informant`].
+/// confidential tip, and the people a committee granted access on the record
+/// (`concern.informant_access_granted`), may read its informant's identity.
+/// Everyone else, administrators included, gets
+/// [`Concern::without_sealed_informant`].
 pub fn may_read_sealed_informant(actor: PersonId, concern: &Concern) -> Result<(), DomainError> {
-    if concern.reported_by == actor {
+    if concern.reported_by == actor || concern.informant_grants.contains(&actor) {
         return Ok(());
     }
     Err(DomainError::refused(

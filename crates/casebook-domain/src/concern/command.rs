@@ -11,8 +11,9 @@ use super::{
     ActionKind, Assignee, ConcernKind, Confidentiality, Coordinates, Outcome, Priority,
     SealedInformant, Subject,
 };
-use crate::ids::{CommitteeId, ConcernId, UnitId};
+use crate::ids::{CommitteeId, ConcernId, PersonId, UnitId};
 use crate::taxonomy::TopicCode;
+use uuid::Uuid;
 
 /// Where to escalate a case.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +159,22 @@ pub enum ConcernCommand {
         /// Why.
         reason: String,
     },
+    /// Let a person read a confidential tip's sealed informant.
+    GrantInformantAccess {
+        /// Who may read it.
+        person_id: PersonId,
+        /// Why they need it.
+        reason: String,
+    },
+    /// Record that a command made offline conflicted with the case.
+    MarkSyncConflict {
+        /// The id the device gave the command.
+        command_id: Uuid,
+        /// The command's snake_case name.
+        command: String,
+        /// Why it could not be applied.
+        reason: String,
+    },
 }
 
 impl ConcernCommand {
@@ -180,6 +197,8 @@ impl ConcernCommand {
             Self::Reopen { .. } => "reopen",
             Self::MergeInto { .. } => "merge_into",
             Self::Withdraw { .. } => "withdraw",
+            Self::GrantInformantAccess { .. } => "grant_informant_access",
+            Self::MarkSyncConflict { .. } => "mark_sync_conflict",
         }
     }
 }

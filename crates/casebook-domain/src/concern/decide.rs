@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use super::event::{
     ActionRecorded, AppealOpened, ClockPaused, ClockResumed, ConcernAcknowledged, ConcernAssigned,
     ConcernClosed, ConcernEscalated, ConcernMerged, ConcernReopened, ConcernReported,
-    ConcernResolved, ConcernWithdrawn, FeedbackRecorded, InterimReplied, ReferralAnswered,
-    ReferredOut,
+    ConcernResolved, ConcernWithdrawn, FeedbackRecorded, InformantAccessGranted, InterimReplied,
+    ReferralAnswered, ReferredOut, SyncConflictMarked,
 };
 use super::{
     Assignee, Concern, ConcernCommand, ConcernKind, Confidentiality, Coordinates, EscalateTo,
@@ -47,6 +47,16 @@ fn allowed_in(command: &ConcernCommand) -> &'static [Status] {
         ConcernCommand::MergeInto { .. } | ConcernCommand::Withdraw { .. } => {
             &[Reported, Acknowledged, InProgress, Paused]
         }
+        ConcernCommand::GrantInformantAccess { .. } | ConcernCommand::MarkSyncConflict { .. } => &[
+            Reported,
+            Acknowledged,
+            InProgress,
+            Paused,
+            Resolved,
+            Closed,
+            Merged,
+            Withdrawn,
+        ],
     }
 }
 
@@ -79,7 +89,8 @@ fn authorize(
     match command {
         ConcernCommand::RecordAction { .. }
         | ConcernCommand::RecordFeedback { .. }
-        | ConcernCommand::Withdraw { .. } => permission::may_follow_up(ctx, concern),
+        | ConcernCommand::Withdraw { .. }
+        | ConcernCommand::MarkSyncConflict { .. } => permission::may_follow_up(ctx, concern),
         _ => permission::may_manage_case(ctx, concern),
     }
 }
@@ -184,7 +195,52 @@ fn decide_allowed(concern: &Concern, command: &ConcernCommand, ctx: &Context<'_>
                 reason: reason.clone(),
             }))
         }
+        ConcernCommand::GrantInformantAccess { person_id, reason } => {
+            grant_informant_access(concern, *person_id, reason, ctx)
+        }
+        ConcernCommand::MarkSyncConflict {
+            command_id,
+            command,
+            reason,
+        } => {
+            require_text("command", command)?;
+            require_text("reason", reason)?;
+            one(Payload::SyncConflictMarked(SyncConflictMarked {
+                command_id: *command_id,
+                command: command.clone(),
+                reason: reason.clone(),
+            }))
+        }
     }
+}
+
+/// A committee lets one more person read a tip's sealed informant.
+fn grant_informant_access(
+    concern: &Concern,
+    person_id: PersonId,
+    reason: &str,
+    ctx: &Context<'_>,
+) -> Decision {
+    require_text("reason", reason)?;
+    if concern.sealed_informant.is_none() {
+        return Err(DomainError::invalid(
+            "concern_id",
+            "the case has no sealed informant",
+        ));
+    }
+    ctx.lookups
+        .person(person_id)
+        .ok_or_else(|| DomainError::not_found("person", person_id))?;
+    if person_id == concern.reported_by || concern.informant_grants.contains(&person_id) {
+        return Err(DomainError::invalid(
+            "person_id",
+            "already may read the informant",
+        ));
+    }
+    one(Payload::InformantAccessGranted(InformantAccessGranted {
+        person_id,
+        reason: reason.to_owned(),
+    }))
 }
 
 fn one(payload: Payload) -> Decision {

@@ -12,8 +12,9 @@ use super::{
     ActionKind, Assignee, ConcernKind, Confidentiality, Coordinates, EscalationTarget, Outcome,
     Priority, SealedInformant, Subject,
 };
-use crate::ids::{CommitteeId, ConcernId, UnitId};
+use crate::ids::{CommitteeId, ConcernId, PersonId, UnitId};
 use crate::taxonomy::TopicCode;
+use uuid::Uuid;
 
 /// `concern.reported` v2: a case was logged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -179,6 +180,30 @@ pub struct ConcernClosed {
 pub struct ConcernMerged {
     /// The case that remains.
     pub into_concern_id: ConcernId,
+}
+
+/// `concern.informant_access_granted` v1: a committee let one more person
+/// read a confidential tip's sealed informant. Reading the identity needs
+/// this grant, so every reader but the taker is on the record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InformantAccessGranted {
+    /// The person who may now read the informant's identity.
+    pub person_id: PersonId,
+    /// Why they need it.
+    pub reason: String,
+}
+
+/// `concern.sync_conflict_marked` v1: a command recorded offline could not
+/// be applied because the case had moved on; the case's committee must
+/// reconcile it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncConflictMarked {
+    /// The id the device gave the command.
+    pub command_id: Uuid,
+    /// The command's snake_case name (`record_action`…).
+    pub command: String,
+    /// Why it could not be applied.
+    pub reason: String,
 }
 
 /// `concern.withdrawn` v1: withdrawn at the resident's wish.

@@ -45,6 +45,8 @@ fn created(e: &ConcernReported, event: &Event) -> Concern {
         appeals: 0,
         reopenings: 0,
         merged_into: None,
+        informant_grants: Vec::new(),
+        sync_conflicts: 0,
     }
 }
 
@@ -134,6 +136,10 @@ fn apply(mut c: Concern, payload: &Payload, event: &Event) -> Concern {
             c.status = Status::Withdrawn;
             c.paused_since = None;
         }
+        Payload::InformantAccessGranted(e) if !c.informant_grants.contains(&e.person_id) => {
+            c.informant_grants.push(e.person_id);
+        }
+        Payload::SyncConflictMarked(_) => c.sync_conflicts = c.sync_conflicts.saturating_add(1),
         _ => {}
     }
     c

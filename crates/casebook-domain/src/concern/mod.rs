@@ -6,16 +6,18 @@
 //! `evolve` live in the submodules.
 
 mod command;
+mod deadline;
 mod decide;
 mod event;
 mod evolve;
 
 pub use command::{ConcernCommand, EscalateTo, FollowUp, NewConcern};
+pub use deadline::{DeadlineApproaching, DeadlinePassed};
 pub use event::{
     ActionRecorded, AppealOpened, ClockPaused, ClockResumed, ConcernAcknowledged, ConcernAssigned,
     ConcernClosed, ConcernEscalated, ConcernMerged, ConcernReopened, ConcernReported,
-    ConcernResolved, ConcernWithdrawn, FeedbackRecorded, InterimReplied, ReferralAnswered,
-    ReferredOut,
+    ConcernResolved, ConcernWithdrawn, FeedbackRecorded, InformantAccessGranted, InterimReplied,
+    ReferralAnswered, ReferredOut, SyncConflictMarked,
 };
 
 use chrono::{DateTime, Utc};
@@ -332,6 +334,13 @@ pub struct Concern {
     pub reopenings: u32,
     /// The case it was merged into, if merged.
     pub merged_into: Option<ConcernId>,
+    /// The people a committee allowed to read the sealed informant, besides its taker.
+    #[serde(default)]
+    pub informant_grants: Vec<PersonId>,
+    /// How many commands recorded offline conflicted with the case and wait
+    /// for its committee to reconcile them.
+    #[serde(default)]
+    pub sync_conflicts: u32,
 }
 
 impl Concern {

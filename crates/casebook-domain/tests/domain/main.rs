@@ -3,6 +3,7 @@
 //! golden files of every event type, upcasting, and property tests.
 
 mod fixture;
+mod grants;
 mod lifecycle;
 mod policy;
 mod properties;

@@ -197,6 +197,25 @@ pub fn samples() -> Vec<Event> {
         Payload::ConcernWithdrawn(ConcernWithdrawn {
             reason: text("Hộ dân rút lại"),
         }),
+        Payload::InformantAccessGranted(InformantAccessGranted {
+            person_id: MEMBER_1,
+            reason: text("Cần xác minh nguồn tin"),
+        }),
+        Payload::SyncConflictMarked(SyncConflictMarked {
+            command_id: Uuid::from_u128(0x5151),
+            command: text("record_action"),
+            reason: text("`record_action` is not allowed on a concern that is `closed`"),
+        }),
+        Payload::DeadlineApproaching(casebook_domain::DeadlineApproaching {
+            deadline,
+            handling_unit_id: HAMLET_1,
+            notify_unit_id: COMMUNE_X,
+        }),
+        Payload::DeadlinePassed(casebook_domain::DeadlinePassed {
+            deadline,
+            handling_unit_id: HAMLET_1,
+            notify_unit_id: COMMUNE_X,
+        }),
     ];
     payloads.into_iter().map(sample).collect()
 }

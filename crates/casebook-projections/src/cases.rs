@@ -1,0 +1,351 @@
+//! The cases view: every case's current state, listed by jurisdiction with
+//! filters, two sort orders and keyset pagination.
+//!
+//! Keys (tag, then fixed-width parts):
+//! - `c` case → [`CaseRow`] (JSON): the case as `evolve` folds it, without
+//!   the sealed informant (views never hold it), with its unit path.
+//! - `n` unit, newest-first report time, case → (): one entry for every unit
+//!   on the path from the root to the case's hamlet.
+//! - `d` unit, deadline (or the end of time), case → (): likewise, by due date.
+//!
+//! A list is a prefix scan of `n` or `d` under each unit of the
+//! jurisdiction, merged; the cursor is the last key's sort part, so the next
+//! page starts strictly after it whatever was added or changed meanwhile.
+
+use casebook_domain::{
+    evolve, Assignee, Concern, ConcernKind, DeadlineStatus, Payload, Policy, Priority, Status,
+    StreamId, TopicCode, UnitId,
+};
+use casebook_log::Position;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::decode::Decoded;
+use crate::error::{ProjectionError, Result};
+use crate::keys::{id, key, prefix_end, time, time_desc};
+use crate::sled_view::SledView;
+use crate::staging::{Source, Staging};
+use crate::units;
+
+const TAG_CASE: u8 = b'c';
+const TAG_NEWEST: u8 = b'n';
+const TAG_DUE: u8 = b'd';
+
+/// Most cases one page holds: a screenful, and a bounded answer.
+pub const PAGE_CASES_MAX: usize = 200;
+/// Most index entries one page reads before it answers with what it found
+/// and a cursor: a rare filter must not turn one request into a full scan.
+pub const PAGE_SCAN_MAX: usize = 5_000;
+/// Bytes of a sort key in an index entry and a cursor: time, then case id.
+const SORT_KEY_LEN: usize = 8 + 16;
+
+/// The cases view.
+#[derive(Debug)]
+pub struct CasesView;
+
+/// One case as the view keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseRow {
+    /// The case's state, without the sealed informant.
+    pub concern: Concern,
+    /// The units from the root down to the case's hamlet.
+    pub unit_path: Vec<UnitId>,
+    /// When the log recorded its last event.
+    pub updated_at: DateTime<Utc>,
+    /// Its last event's type.
+    pub last_event_type: String,
+    /// Its last event's position.
+    pub position: Position,
+}
+
+impl SledView for CasesView {
+    const NAME: &'static str = "cases";
+    const VERSION: u32 = 1;
+
+    fn apply(&self, staging: &mut Staging<'_>, event: &Decoded) -> Result<()> {
+        let StreamId::Concern(case) = event.stream else {
+            return Ok(());
+        };
+        let row_key = key(TAG_CASE, &[&id(case.0)]);
+        let before: Option<CaseRow> = staging.read(Self::NAME, &row_key)?;
+        let state = before.as_ref().map(|row| row.concern.clone());
+        let Some(concern) = evolve(state, &event.event) else {
+            return Ok(());
+        };
+        let unit_path = match (&before, &event.event.payload) {
+            (Some(row), _) => row.unit_path.clone(),
+            (None, Payload::ConcernReported(e)) => units::path(staging, Self::NAME, e.hamlet_id)?,
+            (None, _) => return Ok(()),
+        };
+        let old_deadline = before.as_ref().map(|row| row.concern.deadline);
+        if old_deadline != Some(concern.deadline) {
+            index(staging, &unit_path, &concern, old_deadline)?;
+        }
+        let row = CaseRow {
+            concern: concern.without_sealed_informant(),
+            unit_path,
+            updated_at: event.recorded_at,
+            last_event_type: event.event.payload.event_type().to_owned(),
+            position: event.position,
+        };
+        staging.put(row_key, &row)
+    }
+}
+
+/// Writes the index entries of a new case, or moves its due-date entries.
+fn index(
+    staging: &mut Staging<'_>,
+    path: &[UnitId],
+    concern: &Concern,
+    old_deadline: Option<Option<DateTime<Utc>>>,
+) -> Result<()> {
+    let case = id(concern.id.0);
+    for unit in path {
+        let unit = id(unit.0);
+        match old_deadline {
+            None => staging.put_raw(
+                key(TAG_NEWEST, &[&unit, &time_desc(concern.reported_at), &case]),
+                Vec::new(),
+            ),
+            Some(old) => staging.remove(key(TAG_DUE, &[&unit, &due(old), &case])),
+        }
+        staging.put_raw(
+            key(TAG_DUE, &[&unit, &due(concern.deadline), &case]),
+            Vec::new(),
+        );
+    }
+    Ok(())
+}
+
+/// The due-date sort key: cases without a deadline come last.
+fn due(deadline: Option<DateTime<Utc>>) -> [u8; 8] {
+    deadline.map_or([u8::MAX; 8], time)
+}
+
+/// Which deadline state a list keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineFilter {
+    /// Past the deadline and still running.
+    Overdue,
+    /// Within the policy's "due soon" window.
+    DueSoon,
+    /// Either.
+    OverdueOrDueSoon,
+}
+
+/// The order of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseSort {
+    /// Latest reported first.
+    #[default]
+    Newest,
+    /// Earliest deadline first; cases without one last.
+    DueDate,
+}
+
+/// What a list keeps. Empty lists mean "any".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseFilter {
+    /// The jurisdiction: this unit and everything below it (and for a post
+    /// the communes it covers).
+    pub unit: UnitId,
+    /// Any of these statuses.
+    #[serde(default)]
+    pub statuses: Vec<Status>,
+    /// Any of these kinds.
+    #[serde(default)]
+    pub kinds: Vec<ConcernKind>,
+    /// Any of these topics.
+    #[serde(default)]
+    pub topics: Vec<TopicCode>,
+    /// Any of these priorities.
+    #[serde(default)]
+    pub priorities: Vec<Priority>,
+    /// Handled by exactly this assignee.
+    #[serde(default)]
+    pub assignee: Option<Assignee>,
+    /// Overdue or due soon at the query's `now`.
+    #[serde(default)]
+    pub deadline: Option<DeadlineFilter>,
+    /// Changed (recorded by the log) at or after this time.
+    #[serde(default)]
+    pub updated_since: Option<DateTime<Utc>>,
+}
+
+impl CaseFilter {
+    /// Every case in `unit`'s jurisdiction.
+    pub fn unit(unit: UnitId) -> Self {
+        Self {
+            unit,
+            statuses: Vec::new(),
+            kinds: Vec::new(),
+            topics: Vec::new(),
+            priorities: Vec::new(),
+            assignee: None,
+            deadline: None,
+            updated_since: None,
+        }
+    }
+
+    fn keeps(&self, row: &CaseRow, status: DeadlineStatus) -> bool {
+        let c = &row.concern;
+        let any = |empty: bool, hit: bool| empty || hit;
+        any(self.statuses.is_empty(), self.statuses.contains(&c.status))
+            && any(self.kinds.is_empty(), self.kinds.contains(&c.kind))
+            && any(self.topics.is_empty(), self.topics.contains(&c.topic))
+            && any(
+                self.priorities.is_empty(),
+                self.priorities.contains(&c.priority),
+            )
+            && self.assignee.is_none_or(|a| c.assignee == Some(a))
+            && self.updated_since.is_none_or(|t| row.updated_at >= t)
+            && self.deadline.is_none_or(|d| match d {
+                DeadlineFilter::Overdue => status == DeadlineStatus::Overdue,
+                DeadlineFilter::DueSoon => status == DeadlineStatus::DueSoon,
+                DeadlineFilter::OverdueOrDueSoon => {
+                    matches!(status, DeadlineStatus::Overdue | DeadlineStatus::DueSoon)
+                }
+            })
+    }
+}
+
+/// One case in a list, with where its deadline stands at the query's `now`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseItem {
+    /// The case.
+    #[serde(flatten)]
+    pub row: CaseRow,
+    /// Its deadline at `now`.
+    pub deadline_status: DeadlineStatus,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CasePage {
+    /// The cases, in the requested order.
+    pub items: Vec<CaseItem>,
+    /// Pass it back for the next page; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// One case by id.
+pub fn get(tree: &sled::Tree, case: casebook_domain::ConcernId) -> Result<Option<CaseRow>> {
+    tree.read(CasesView::NAME, &key(TAG_CASE, &[&id(case.0)]))
+}
+
+/// One page of cases.
+pub fn list(
+    tree: &sled::Tree,
+    policy: &Policy,
+    filter: &CaseFilter,
+    sort: CaseSort,
+    limit: usize,
+    cursor: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<CasePage> {
+    let limit = limit.clamp(1, PAGE_CASES_MAX);
+    let after = cursor.map(|c| parse_cursor(c, sort)).transpose()?;
+    let tag = match sort {
+        CaseSort::Newest => TAG_NEWEST,
+        CaseSort::DueDate => TAG_DUE,
+    };
+    let roots = units::jurisdiction_roots(tree, CasesView::NAME, filter.unit)?;
+    let mut scans: Vec<_> = roots
+        .iter()
+        .map(|root| scan(tree, tag, *root, after.as_deref()).peekable())
+        .collect();
+    let mut items = Vec::new();
+    let mut scanned = 0;
+    let mut last = None;
+    while items.len() < limit && scanned < PAGE_SCAN_MAX {
+        let Some(sort_key) = next_merged(&mut scans)? else {
+            return Ok(CasePage {
+                items,
+                next_cursor: None,
+            });
+        };
+        scanned += 1;
+        let case = crate::keys::uuid_from(&sort_key[8..]).ok_or(ProjectionError::BadCursor)?;
+        if let Some(row) = get(tree, casebook_domain::ConcernId(case))? {
+            let status = policy.deadline_status(&row.concern, now);
+            if filter.keeps(&row, status) {
+                items.push(CaseItem {
+                    row,
+                    deadline_status: status,
+                });
+            }
+        }
+        last = Some(sort_key);
+    }
+    let next_cursor = last.map(|k| make_cursor(sort, &k));
+    Ok(CasePage { items, next_cursor })
+}
+
+type Scan = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
+
+/// The index entries of one unit, strictly after `after`.
+fn scan(tree: &sled::Tree, tag: u8, unit: UnitId, after: Option<&[u8]>) -> Scan {
+    let prefix = key(tag, &[&id(unit.0)]);
+    let end = prefix_end(&prefix);
+    let iter = match after {
+        Some(after) => {
+            let mut start = prefix.clone();
+            start.extend_from_slice(after);
+            tree.range((
+                std::ops::Bound::Excluded(start),
+                std::ops::Bound::Excluded(end),
+            ))
+        }
+        None => tree.range(prefix..end),
+    };
+    Box::new(iter)
+}
+
+/// The smallest next sort key among the scans, consumed.
+fn next_merged(scans: &mut [std::iter::Peekable<Scan>]) -> Result<Option<Vec<u8>>> {
+    let mut best: Option<(usize, Vec<u8>)> = None;
+    for (i, scan) in scans.iter_mut().enumerate() {
+        let sort_key = match scan.peek() {
+            Some(Ok((k, _))) => k[17..].to_vec(),
+            Some(Err(_)) => {
+                if let Some(Err(e)) = scan.next() {
+                    return Err(e.into());
+                }
+                continue;
+            }
+            None => continue,
+        };
+        if best.as_ref().is_none_or(|(_, b)| sort_key < *b) {
+            best = Some((i, sort_key));
+        }
+    }
+    Ok(best.map(|(i, sort_key)| {
+        scans[i].next();
+        sort_key
+    }))
+}
+
+fn make_cursor(sort: CaseSort, sort_key: &[u8]) -> String {
+    let tag = match sort {
+        CaseSort::Newest => 'n',
+        CaseSort::DueDate => 'd',
+    };
+    format!("{tag}{}", hex::encode(sort_key))
+}
+
+fn parse_cursor(cursor: &str, sort: CaseSort) -> Result<Vec<u8>> {
+    let expected = match sort {
+        CaseSort::Newest => "n",
+        CaseSort::DueDate => "d",
+    };
+    let body = cursor
+        .strip_prefix(expected)
+        .ok_or(ProjectionError::BadCursor)?;
+    let bytes = hex::decode(body).map_err(|_| ProjectionError::BadCursor)?;
+    if bytes.len() != SORT_KEY_LEN {
+        return Err(ProjectionError::BadCursor);
+    }
+    Ok(bytes)
+}

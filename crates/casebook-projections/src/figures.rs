@@ -1,0 +1,675 @@
+//! The resolution figures: what committees read at review meetings.
+//!
+//! Counters are kept per unit (every unit on the path from the root to the
+//! case's hamlet, so figures roll up the tree), per period (day, month,
+//! quarter, year, in the policy's time zone, by the field time of the
+//! event), per topic (and `*` for all topics). Times to acknowledge and to
+//! resolve go into hdrhistogram histograms under the same keys, so medians
+//! and 90th percentiles add up across units and periods exactly as counts
+//! do. "Open now" and "overdue now" are answered at query time from the
+//! open cases' deadlines, never rewritten as the clock turns.
+//!
+//! Keys:
+//! - `s` case → [`FigCase`] (JSON): what the figures need of each case.
+//! - `f` unit, granularity, period, topic → [`Counters`] (11 big-endian u64).
+//! - `g` unit, granularity, period, kind (`a`/`r`), topic → histogram (V2).
+//! - `o` unit, deadline, case → topic: open cases whose clock runs.
+//! - `p` unit, topic → number of open cases (u64).
+
+use std::collections::BTreeMap;
+
+use casebook_domain::{ConcernId, Payload, Policy, StreamId, TopicCode, UnitId};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::decode::Decoded;
+use crate::error::{ProjectionError, Result};
+use crate::keys::{id, key, prefix_end, time};
+use crate::sled_view::SledView;
+use crate::staging::{Source, Staging};
+use crate::units;
+
+const TAG_CASE: u8 = b's';
+const TAG_COUNTERS: u8 = b'f';
+const TAG_HISTOGRAM: u8 = b'g';
+const TAG_OPEN_DEADLINE: u8 = b'o';
+const TAG_OPEN_COUNT: u8 = b'p';
+/// The topic under which every topic is counted together.
+const ALL_TOPICS: &str = "*";
+/// Longest duration recorded, in seconds: ten years; longer is clamped.
+const DURATION_S_MAX: u64 = 10 * 365 * 24 * 3600;
+/// Two significant digits: 1 % error on a median of days is minutes, and
+/// keeps each stored histogram a few hundred bytes.
+const HISTOGRAM_DIGITS: u8 = 2;
+/// Number of counters in [`Counters`].
+const COUNTERS: usize = 11;
+
+/// The figures view.
+#[derive(Debug)]
+pub struct FiguresView {
+    /// Its time zone decides which day an event falls on.
+    pub policy: Policy,
+}
+
+/// The length of a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    /// A local calendar day.
+    Day,
+    /// A calendar month.
+    Month,
+    /// A calendar quarter.
+    Quarter,
+    /// A calendar year.
+    Year,
+}
+
+const GRANULARITIES: [Granularity; 4] = [
+    Granularity::Day,
+    Granularity::Month,
+    Granularity::Quarter,
+    Granularity::Year,
+];
+
+impl Granularity {
+    fn tag(self) -> u8 {
+        match self {
+            Self::Day => b'd',
+            Self::Month => b'm',
+            Self::Quarter => b'q',
+            Self::Year => b'y',
+        }
+    }
+
+    /// The period number of a date: 20240304, 202403, 20241, 2024.
+    fn period(self, date: NaiveDate) -> u32 {
+        let (y, m, d) = (date.year().max(0) as u32, date.month(), date.day());
+        match self {
+            Self::Day => y * 10_000 + m * 100 + d,
+            Self::Month => y * 100 + m,
+            Self::Quarter => y * 10 + (m - 1) / 3 + 1,
+            Self::Year => y,
+        }
+    }
+}
+
+/// What the figures keep of one case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FigCase {
+    path: Vec<UnitId>,
+    topic: TopicCode,
+    reported_at: DateTime<Utc>,
+    deadline: Option<DateTime<Utc>>,
+    open: bool,
+    /// The deadline clock runs (acknowledged, not paused, open).
+    running: bool,
+}
+
+/// Counts for one unit, period and topic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Cases reported.
+    pub received: u64,
+    /// Cases acknowledged (triaged).
+    pub acknowledged: u64,
+    /// Resolutions (including referred out and declined).
+    pub resolved: u64,
+    /// Resolutions at or before the deadline.
+    pub resolved_on_time: u64,
+    /// Escalations.
+    pub escalated: u64,
+    /// Referrals to bodies outside the tree.
+    pub referred_out: u64,
+    /// Reopenings and appeals.
+    pub reopened: u64,
+    /// Residents satisfied.
+    pub satisfied: u64,
+    /// Residents not satisfied.
+    pub not_satisfied: u64,
+    /// Cases withdrawn.
+    pub withdrawn: u64,
+    /// Cases merged as duplicates.
+    pub merged: u64,
+}
+
+impl Counters {
+    fn to_bytes(self) -> Vec<u8> {
+        self.fields().iter().flat_map(|v| v.to_be_bytes()).collect()
+    }
+
+    fn fields(self) -> [u64; COUNTERS] {
+        [
+            self.received,
+            self.acknowledged,
+            self.resolved,
+            self.resolved_on_time,
+            self.escalated,
+            self.referred_out,
+            self.reopened,
+            self.satisfied,
+            self.not_satisfied,
+            self.withdrawn,
+            self.merged,
+        ]
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Self {
+        let f = |i: usize| {
+            bytes
+                .get(i * 8..i * 8 + 8)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_be_bytes)
+        };
+        Self {
+            received: f(0),
+            acknowledged: f(1),
+            resolved: f(2),
+            resolved_on_time: f(3),
+            escalated: f(4),
+            referred_out: f(5),
+            reopened: f(6),
+            satisfied: f(7),
+            not_satisfied: f(8),
+            withdrawn: f(9),
+            merged: f(10),
+        }
+    }
+
+    fn add(&mut self, other: Counters) {
+        let (a, b) = (self.fields(), other.fields());
+        let mut sum = [0u64; COUNTERS];
+        for i in 0..COUNTERS {
+            sum[i] = a[i].saturating_add(b[i]);
+        }
+        *self = Self::from_bytes(&sum.iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<_>>());
+    }
+}
+
+/// Which counter an event moves.
+type Bump = fn(&mut Counters);
+
+fn new_histogram() -> Result<Histogram<u64>> {
+    Histogram::new_with_bounds(1, DURATION_S_MAX, HISTOGRAM_DIGITS)
+        .map_err(|e| corrupt(e.to_string()))
+}
+
+fn corrupt(reason: String) -> ProjectionError {
+    ProjectionError::Corrupt {
+        view: FiguresView::NAME,
+        reason,
+    }
+}
+
+impl SledView for FiguresView {
+    const NAME: &'static str = "figures";
+    const VERSION: u32 = 1;
+
+    fn apply(&self, staging: &mut Staging<'_>, event: &Decoded) -> Result<()> {
+        let StreamId::Concern(case) = event.stream else {
+            return Ok(());
+        };
+        let case_key = key(TAG_CASE, &[&id(case.0)]);
+        let at = event.event.occurred_at;
+        let before: Option<FigCase> = staging.read(Self::NAME, &case_key)?;
+        let Some(mut c) = before.clone().or_else(|| {
+            self.created(staging, &event.event.payload, at)
+                .ok()
+                .flatten()
+        }) else {
+            return Ok(());
+        };
+        if before.is_some() || matches!(event.event.payload, Payload::ConcernReported(_)) {
+            self.fold(staging, &mut c, case, &event.event.payload, at)?;
+            staging.put(case_key, &c)?;
+        }
+        Ok(())
+    }
+}
+
+impl FiguresView {
+    fn created(
+        &self,
+        staging: &Staging<'_>,
+        payload: &Payload,
+        at: DateTime<Utc>,
+    ) -> Result<Option<FigCase>> {
+        let Payload::ConcernReported(e) = payload else {
+            return Ok(None);
+        };
+        Ok(Some(FigCase {
+            path: units::path(staging, Self::NAME, e.hamlet_id)?,
+            topic: e.topic.clone(),
+            reported_at: at,
+            deadline: None,
+            open: false,
+            running: false,
+        }))
+    }
+
+    fn fold(
+        &self,
+        s: &mut Staging<'_>,
+        c: &mut FigCase,
+        case: ConcernId,
+        payload: &Payload,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let was_running = c.running.then_some(c.deadline).flatten();
+        match payload {
+            Payload::ConcernReported(_) => {
+                self.bump(s, c, at, |n| n.received += 1)?;
+                self.open_count(s, c, true)?;
+                c.open = true;
+            }
+            Payload::ConcernAcknowledged(e) => {
+                self.open_count(s, c, false)?;
+                c.topic = e.topic.clone();
+                self.open_count(s, c, true)?;
+                self.bump(s, c, at, |n| n.acknowledged += 1)?;
+                self.record(s, c, at, b'a')?;
+                c.deadline = Some(e.deadline);
+                c.running = true;
+            }
+            Payload::ConcernEscalated(_) => self.bump(s, c, at, |n| n.escalated += 1)?,
+            Payload::ReferredOut(_) => self.bump(s, c, at, |n| n.referred_out += 1)?,
+            Payload::ClockPaused(_) => c.running = false,
+            Payload::ClockResumed(e) => {
+                c.deadline = Some(e.deadline);
+                c.running = true;
+            }
+            Payload::InterimReplied(e) => c.deadline = Some(e.deadline),
+            Payload::ConcernResolved(_) => {
+                let on_time = c.deadline.is_none_or(|d| at <= d);
+                self.bump(s, c, at, |n| n.resolved += 1)?;
+                if on_time {
+                    self.bump(s, c, at, |n| n.resolved_on_time += 1)?;
+                }
+                self.record(s, c, at, b'r')?;
+                self.close(s, c)?;
+            }
+            Payload::FeedbackRecorded(e) => {
+                let bump: Bump = if e.satisfied {
+                    |n| n.satisfied += 1
+                } else {
+                    |n| n.not_satisfied += 1
+                };
+                self.bump(s, c, at, bump)?;
+            }
+            Payload::ConcernReopened(e) => self.reopen(s, c, at, e.deadline)?,
+            Payload::AppealOpened(e) => self.reopen(s, c, at, e.deadline)?,
+            Payload::ConcernWithdrawn(_) => {
+                self.bump(s, c, at, |n| n.withdrawn += 1)?;
+                self.close(s, c)?;
+            }
+            Payload::ConcernMerged(_) => {
+                self.bump(s, c, at, |n| n.merged += 1)?;
+                self.close(s, c)?;
+            }
+            _ => {}
+        }
+        let now_running = c.running.then_some(c.deadline).flatten();
+        if was_running != now_running {
+            self.move_deadline(s, c, case, was_running, now_running);
+        }
+        Ok(())
+    }
+
+    fn reopen(
+        &self,
+        s: &mut Staging<'_>,
+        c: &mut FigCase,
+        at: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+    ) -> Result<()> {
+        self.bump(s, c, at, |n| n.reopened += 1)?;
+        if !c.open {
+            self.open_count(s, c, true)?;
+        }
+        c.open = true;
+        c.running = true;
+        c.deadline = Some(deadline);
+        Ok(())
+    }
+
+    fn close(&self, s: &mut Staging<'_>, c: &mut FigCase) -> Result<()> {
+        if c.open {
+            self.open_count(s, c, false)?;
+        }
+        c.open = false;
+        c.running = false;
+        Ok(())
+    }
+
+    fn move_deadline(
+        &self,
+        s: &mut Staging<'_>,
+        c: &FigCase,
+        case: ConcernId,
+        old: Option<DateTime<Utc>>,
+        new: Option<DateTime<Utc>>,
+    ) {
+        for unit in &c.path {
+            let unit = id(unit.0);
+            if let Some(old) = old {
+                s.remove(key(TAG_OPEN_DEADLINE, &[&unit, &time(old), &id(case.0)]));
+            }
+            if let Some(new) = new {
+                s.put_raw(
+                    key(TAG_OPEN_DEADLINE, &[&unit, &time(new), &id(case.0)]),
+                    c.topic.as_str().as_bytes().to_vec(),
+                );
+            }
+        }
+    }
+
+    fn topics(c: &FigCase) -> [&str; 2] {
+        [c.topic.as_str(), ALL_TOPICS]
+    }
+
+    fn open_count(&self, s: &mut Staging<'_>, c: &FigCase, up: bool) -> Result<()> {
+        for unit in &c.path {
+            for topic in Self::topics(c) {
+                let k = key(TAG_OPEN_COUNT, &[&id(unit.0), topic.as_bytes()]);
+                let n = s
+                    .get_raw(&k)?
+                    .and_then(|b| crate::keys::position_from(&b))
+                    .unwrap_or(0);
+                let n = if up {
+                    n.saturating_add(1)
+                } else {
+                    n.saturating_sub(1)
+                };
+                s.put_raw(k, n.to_be_bytes().to_vec());
+            }
+        }
+        Ok(())
+    }
+
+    fn periods(&self, at: DateTime<Utc>) -> [(u8, u32); 4] {
+        let date = at.with_timezone(&self.policy.time_zone).date_naive();
+        GRANULARITIES.map(|g| (g.tag(), g.period(date)))
+    }
+
+    fn bump(&self, s: &mut Staging<'_>, c: &FigCase, at: DateTime<Utc>, bump: Bump) -> Result<()> {
+        for unit in &c.path {
+            for (gran, period) in self.periods(at) {
+                for topic in Self::topics(c) {
+                    let k = key(
+                        TAG_COUNTERS,
+                        &[
+                            &id(unit.0),
+                            &[gran],
+                            &period.to_be_bytes(),
+                            topic.as_bytes(),
+                        ],
+                    );
+                    let mut n = s
+                        .get_raw(&k)?
+                        .map(|b| Counters::from_bytes(&b))
+                        .unwrap_or_default();
+                    bump(&mut n);
+                    s.put_raw(k, n.to_bytes());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the time from report to `at` in the histograms of kind `a`
+    /// (acknowledge) or `r` (resolve).
+    fn record(&self, s: &mut Staging<'_>, c: &FigCase, at: DateTime<Utc>, kind: u8) -> Result<()> {
+        let seconds = u64::try_from((at - c.reported_at).num_seconds())
+            .unwrap_or(0)
+            .clamp(1, DURATION_S_MAX);
+        for unit in &c.path {
+            for (gran, period) in self.periods(at) {
+                for topic in Self::topics(c) {
+                    let k = key(
+                        TAG_HISTOGRAM,
+                        &[
+                            &id(unit.0),
+                            &[gran],
+                            &period.to_be_bytes(),
+                            &[kind],
+                            topic.as_bytes(),
+                        ],
+                    );
+                    let mut h = match s.get_raw(&k)? {
+                        Some(bytes) => decode_histogram(&bytes)?,
+                        None => new_histogram()?,
+                    };
+                    h.saturating_record(seconds);
+                    s.put_raw(k, encode_histogram(&h)?);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn encode_histogram(h: &Histogram<u64>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    V2Serializer::new()
+        .serialize(h, &mut out)
+        .map_err(|e| corrupt(format!("{e:?}")))?;
+    Ok(out)
+}
+
+fn decode_histogram(bytes: &[u8]) -> Result<Histogram<u64>> {
+    Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .map_err(|e| corrupt(format!("{e:?}")))
+}
+
+/// Figures for one unit (or topic) over a period range.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    /// The counts.
+    #[serde(flatten)]
+    pub counters: Counters,
+    /// Median hours from report to acknowledgement.
+    pub acknowledge_p50_hours: Option<f64>,
+    /// 90th percentile of the same.
+    pub acknowledge_p90_hours: Option<f64>,
+    /// Median hours from report to resolution.
+    pub resolve_p50_hours: Option<f64>,
+    /// 90th percentile of the same.
+    pub resolve_p90_hours: Option<f64>,
+    /// Cases open now.
+    pub open_now: u64,
+    /// Open cases past their deadline now.
+    pub overdue_now: u64,
+}
+
+/// The figures of a unit for a period range, with breakdowns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FiguresReport {
+    /// The unit (its whole jurisdiction).
+    pub unit: UnitId,
+    /// Period length.
+    pub granularity: Granularity,
+    /// First day of the range.
+    pub from: NaiveDate,
+    /// Last day of the range.
+    pub to: NaiveDate,
+    /// All topics together.
+    pub total: Figures,
+    /// Per topic.
+    pub by_topic: BTreeMap<String, Figures>,
+    /// Per unit right below (each with its own jurisdiction).
+    pub by_unit: Vec<UnitFigures>,
+}
+
+/// One unit's line in a breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitFigures {
+    /// The unit.
+    pub unit: UnitId,
+    /// Its name.
+    pub name: String,
+    /// Its figures (all topics).
+    pub figures: Figures,
+}
+
+/// Sums while reading, with histograms merged.
+#[derive(Default)]
+struct Acc {
+    counters: Counters,
+    acknowledge: Option<Histogram<u64>>,
+    resolve: Option<Histogram<u64>>,
+    open_now: u64,
+    overdue_now: u64,
+}
+
+impl Acc {
+    fn merge_histogram(slot: &mut Option<Histogram<u64>>, h: Histogram<u64>) -> Result<()> {
+        match slot {
+            Some(existing) => existing.add(&h).map_err(|e| corrupt(format!("{e:?}"))),
+            None => {
+                *slot = Some(h);
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self) -> Figures {
+        let hours = |h: &Option<Histogram<u64>>, q: f64| {
+            h.as_ref()
+                .filter(|h| !h.is_empty())
+                .map(|h| h.value_at_quantile(q) as f64 / 3600.0)
+        };
+        Figures {
+            counters: self.counters,
+            acknowledge_p50_hours: hours(&self.acknowledge, 0.5),
+            acknowledge_p90_hours: hours(&self.acknowledge, 0.9),
+            resolve_p50_hours: hours(&self.resolve, 0.5),
+            resolve_p90_hours: hours(&self.resolve, 0.9),
+            open_now: self.open_now,
+            overdue_now: self.overdue_now,
+        }
+    }
+}
+
+/// The figures of `unit`'s jurisdiction for `[from, to]` at `now`.
+pub fn report(
+    tree: &sled::Tree,
+    unit: UnitId,
+    granularity: Granularity,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<FiguresReport> {
+    if to < from {
+        return Err(ProjectionError::InvalidQuery(format!(
+            "period ends ({to}) before it starts ({from})"
+        )));
+    }
+    let range = (granularity.period(from), granularity.period(to));
+    let mut by_topic: BTreeMap<String, Acc> = BTreeMap::new();
+    for root in units::jurisdiction_roots(tree, FiguresView::NAME, unit)? {
+        gather(tree, root, granularity, range, now, &mut by_topic)?;
+    }
+    let total = by_topic.remove(ALL_TOPICS).unwrap_or_default().finish();
+    let by_topic = by_topic.into_iter().map(|(t, a)| (t, a.finish())).collect();
+    let children = units::node(tree, FiguresView::NAME, unit)?
+        .map(|n| n.children)
+        .unwrap_or_default();
+    let mut by_unit = Vec::new();
+    for child in children {
+        let mut acc = BTreeMap::new();
+        gather(tree, child, granularity, range, now, &mut acc)?;
+        let name = units::node(tree, FiguresView::NAME, child)?
+            .map(|n| n.name)
+            .unwrap_or_default();
+        let figures = acc.remove(ALL_TOPICS).unwrap_or_default().finish();
+        by_unit.push(UnitFigures {
+            unit: child,
+            name,
+            figures,
+        });
+    }
+    Ok(FiguresReport {
+        unit,
+        granularity,
+        from,
+        to,
+        total,
+        by_topic,
+        by_unit,
+    })
+}
+
+fn gather(
+    tree: &sled::Tree,
+    unit: UnitId,
+    granularity: Granularity,
+    (first, last): (u32, u32),
+    now: DateTime<Utc>,
+    acc: &mut BTreeMap<String, Acc>,
+) -> Result<()> {
+    let u = id(unit.0);
+    let g = [granularity.tag()];
+    let start = key(TAG_COUNTERS, &[&u, &g, &first.to_be_bytes()]);
+    let end = prefix_end(&key(TAG_COUNTERS, &[&u, &g, &last.to_be_bytes()]));
+    for entry in tree.range(start..end) {
+        let (k, v) = entry?;
+        let topic = String::from_utf8_lossy(&k[22..]).into_owned();
+        acc.entry(topic)
+            .or_default()
+            .counters
+            .add(Counters::from_bytes(&v));
+    }
+    let start = key(TAG_HISTOGRAM, &[&u, &g, &first.to_be_bytes()]);
+    let end = prefix_end(&key(TAG_HISTOGRAM, &[&u, &g, &last.to_be_bytes()]));
+    for entry in tree.range(start..end) {
+        let (k, v) = entry?;
+        let topic = String::from_utf8_lossy(&k[23..]).into_owned();
+        let a = acc.entry(topic).or_default();
+        let slot = if k[22] == b'a' {
+            &mut a.acknowledge
+        } else {
+            &mut a.resolve
+        };
+        Acc::merge_histogram(slot, decode_histogram(&v)?)?;
+    }
+    let open_prefix = key(TAG_OPEN_COUNT, &[&u]);
+    for entry in tree.scan_prefix(&open_prefix) {
+        let (k, v) = entry?;
+        let topic = String::from_utf8_lossy(&k[17..]).into_owned();
+        acc.entry(topic).or_default().open_now += crate::keys::position_from(&v).unwrap_or(0);
+    }
+    let overdue_start = key(TAG_OPEN_DEADLINE, &[&u]);
+    let overdue_end = key(TAG_OPEN_DEADLINE, &[&u, &time(now)]);
+    for entry in tree.range(overdue_start..overdue_end) {
+        let (_, v) = entry?;
+        let topic = String::from_utf8_lossy(&v).into_owned();
+        acc.entry(topic).or_default().overdue_now += 1;
+        acc.entry(ALL_TOPICS.to_owned()).or_default().overdue_now += 1;
+    }
+    Ok(())
+}
+
+/// Open cases whose clock runs, with deadlines before `until`, across the
+/// whole log (for the deadline watcher): (case, deadline, topic).
+pub fn deadlines_before(
+    tree: &sled::Tree,
+    root: UnitId,
+    until: DateTime<Utc>,
+) -> Result<Vec<(ConcernId, DateTime<Utc>)>> {
+    let u = id(root.0);
+    let start = key(TAG_OPEN_DEADLINE, &[&u]);
+    let end = key(TAG_OPEN_DEADLINE, &[&u, &time(until)]);
+    let mut out = Vec::new();
+    for entry in tree.range(start..end) {
+        let (k, _) = entry?;
+        let deadline = crate::keys::time_from(&k[17..25]);
+        let case = crate::keys::uuid_from(&k[25..]);
+        if let (Some(deadline), Some(case)) = (deadline, case) {
+            out.push((ConcernId(case), deadline));
+        }
+    }
+    Ok(out)
+}

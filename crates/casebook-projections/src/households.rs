@@ -1,0 +1,169 @@
+//! The households view: who is responsible for each household now and
+//! before, its cases by status, and its last visit.
+//!
+//! Keys:
+//! - `h` household → [`HouseholdRow`] (JSON). The household's personal
+//!   details other than the head's name (phone, address, note) are not
+//!   kept: views hold no more personal data than their lists show.
+//! - `c` case → the case's households (JSON), to find them on later events.
+
+use std::collections::BTreeMap;
+
+use casebook_domain::{
+    evolve, ActionKind, Assignment, HouseholdId, Payload, Status, StreamId, UnitId,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::decode::Decoded;
+use crate::error::Result;
+use crate::keys::{id, key};
+use crate::sled_view::SledView;
+use crate::staging::{Source, Staging};
+
+const TAG_HOUSEHOLD: u8 = b'h';
+const TAG_CASE: u8 = b'c';
+
+/// The households view.
+#[derive(Debug)]
+pub struct HouseholdsView;
+
+/// One household as the view keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HouseholdRow {
+    /// The household.
+    pub household_id: HouseholdId,
+    /// Its hamlet.
+    pub hamlet_id: UnitId,
+    /// The head of household's name.
+    pub head_of_household: String,
+    /// Every assignment, oldest first; the one without `until` is current.
+    pub assignments: Vec<Assignment>,
+    /// Its cases and their statuses.
+    pub cases: BTreeMap<casebook_domain::ConcernId, Status>,
+    /// The field time of the last visit recorded on one of its cases.
+    pub last_visit: Option<DateTime<Utc>>,
+}
+
+impl HouseholdRow {
+    /// How many of its cases are in each status.
+    pub fn cases_by_status(&self) -> BTreeMap<&'static str, u32> {
+        let mut out = BTreeMap::new();
+        for status in self.cases.values() {
+            *out.entry(status.name()).or_insert(0) += 1;
+        }
+        out
+    }
+}
+
+fn household_key(h: HouseholdId) -> Vec<u8> {
+    key(TAG_HOUSEHOLD, &[&id(h.0)])
+}
+
+impl SledView for HouseholdsView {
+    const NAME: &'static str = "households";
+    const VERSION: u32 = 1;
+
+    fn apply(&self, staging: &mut Staging<'_>, event: &Decoded) -> Result<()> {
+        match event.stream {
+            StreamId::Household(h) => apply_household(staging, h, event),
+            StreamId::Concern(case) => apply_case(staging, case, event),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn apply_household(staging: &mut Staging<'_>, h: HouseholdId, event: &Decoded) -> Result<()> {
+    let k = household_key(h);
+    let row: Option<HouseholdRow> = staging.read(HouseholdsView::NAME, &k)?;
+    let state = row.as_ref().map(|r| casebook_domain::Household {
+        id: r.household_id,
+        hamlet_id: r.hamlet_id,
+        personal: casebook_domain::PersonalDetails {
+            head_of_household: r.head_of_household.clone(),
+            phone: None,
+            address: None,
+            note: None,
+        },
+        size: 0,
+        circumstances: Default::default(),
+        assignments: r.assignments.clone(),
+    });
+    let Some(next) = evolve(state, &event.event) else {
+        return Ok(());
+    };
+    let (cases, last_visit) = row.map_or((BTreeMap::new(), None), |r| (r.cases, r.last_visit));
+    let row = HouseholdRow {
+        household_id: next.id,
+        hamlet_id: next.hamlet_id,
+        head_of_household: next.personal.head_of_household,
+        assignments: next.assignments,
+        cases,
+        last_visit,
+    };
+    staging.put(k, &row)
+}
+
+fn apply_case(
+    staging: &mut Staging<'_>,
+    case: casebook_domain::ConcernId,
+    event: &Decoded,
+) -> Result<()> {
+    let case_key = key(TAG_CASE, &[&id(case.0)]);
+    let households: Vec<HouseholdId> = match &event.event.payload {
+        Payload::ConcernReported(e) => {
+            let hs = e.subject.households();
+            staging.put(case_key, &hs)?;
+            hs
+        }
+        _ => staging
+            .read(HouseholdsView::NAME, &case_key)?
+            .unwrap_or_default(),
+    };
+    let status = status_after(&event.event.payload);
+    let visit =
+        matches!(&event.event.payload, Payload::ActionRecorded(a) if a.action == ActionKind::Visit);
+    for h in households {
+        let k = household_key(h);
+        let Some(mut row) = staging.read::<HouseholdRow>(HouseholdsView::NAME, &k)? else {
+            continue;
+        };
+        if let Some(status) = status {
+            row.cases.insert(case, status);
+        }
+        if visit {
+            let at = event.event.occurred_at;
+            row.last_visit = Some(row.last_visit.map_or(at, |t| t.max(at)));
+        }
+        staging.put(k, &row)?;
+    }
+    Ok(())
+}
+
+/// The status a case event leads to, if it changes it.
+fn status_after(payload: &Payload) -> Option<Status> {
+    Some(match payload {
+        Payload::ConcernReported(_) => Status::Reported,
+        Payload::ConcernAcknowledged(_) => Status::Acknowledged,
+        Payload::ConcernAssigned(_)
+        | Payload::ClockResumed(_)
+        | Payload::ConcernReopened(_)
+        | Payload::AppealOpened(_) => Status::InProgress,
+        Payload::ConcernEscalated(e)
+            if matches!(e.to, casebook_domain::EscalationTarget::Committee { .. }) =>
+        {
+            Status::InProgress
+        }
+        Payload::ClockPaused(_) => Status::Paused,
+        Payload::ConcernResolved(_) => Status::Resolved,
+        Payload::ConcernClosed(_) => Status::Closed,
+        Payload::ConcernMerged(_) => Status::Merged,
+        Payload::ConcernWithdrawn(_) => Status::Withdrawn,
+        _ => return None,
+    })
+}
+
+/// One household.
+pub fn get(tree: &sled::Tree, h: HouseholdId) -> Result<Option<HouseholdRow>> {
+    tree.read(HouseholdsView::NAME, &household_key(h))
+}

@@ -1,0 +1,67 @@
+//! Byte keys for the view trees: a one-byte tag, then fixed-width parts, so
+//! that a prefix scan finds one unit's cases and big-endian numbers sort in
+//! time order.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// The key under which every sled view keeps its checkpoint: the last
+/// position applied. `0xff` sorts after every data tag.
+pub const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
+
+/// Builds a key from a tag and parts.
+pub fn key(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut out = Vec::with_capacity(len);
+    out.push(tag);
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+/// A UUID as its 16 bytes.
+pub fn id(uuid: Uuid) -> [u8; 16] {
+    *uuid.as_bytes()
+}
+
+/// Microseconds since the epoch, shifted so that the order of the bytes is
+/// the order of the times (also before 1970).
+pub fn time(at: DateTime<Utc>) -> [u8; 8] {
+    let micros = at.timestamp_micros();
+    (micros as u64 ^ (1 << 63)).to_be_bytes()
+}
+
+/// The inverse of [`time`].
+pub fn time_from(bytes: &[u8]) -> Option<DateTime<Utc>> {
+    let raw = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+    DateTime::from_timestamp_micros((raw ^ (1 << 63)) as i64)
+}
+
+/// A time whose bytes sort newest first.
+pub fn time_desc(at: DateTime<Utc>) -> [u8; 8] {
+    let asc = u64::from_be_bytes(time(at));
+    (u64::MAX - asc).to_be_bytes()
+}
+
+/// A UUID from 16 bytes.
+pub fn uuid_from(bytes: &[u8]) -> Option<Uuid> {
+    Some(Uuid::from_bytes(bytes.get(..16)?.try_into().ok()?))
+}
+
+/// The position stored under [`CHECKPOINT_KEY`].
+pub fn position_from(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
+/// The smallest key greater than every key starting with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![u8::MAX; prefix.len() + 1]
+}

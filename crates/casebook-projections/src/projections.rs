@@ -1,0 +1,392 @@
+//! The [`Projections`] handle: opens the views' database, starts a worker
+//! per view, answers status, `wait_for` and `rebuild`, and the queries.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use casebook_domain::{ConcernId, Policy};
+use casebook_log::{Position, SledLog};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::cases::{self, CaseFilter, CasePage, CaseRow, CaseSort, CasesView};
+use crate::error::{ProjectionError, Result};
+use crate::figures::{self, FiguresReport, FiguresView, Granularity};
+use crate::households::{self, HouseholdRow, HouseholdsView};
+use crate::sled_view::{SledFactory, SledTarget, SledView};
+use crate::worker::{self, Active, Factory, Health, Registry, Role, Slot, Target, WorkerSpec};
+
+/// The directory of the views' database, under the data directory.
+pub const VIEWS_DIR: &str = "views";
+
+/// How one view is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewStatus {
+    /// The view.
+    pub name: String,
+    /// The version of the code that builds it.
+    pub version: u32,
+    /// Its serving generation.
+    pub generation: u64,
+    /// Running, rebuilding or failed.
+    pub health: Health,
+    /// Events the serving generation has applied.
+    pub applied: u64,
+    /// Durable events in the log.
+    pub head: u64,
+    /// Events it is behind the head.
+    pub lag_events: u64,
+    /// How long ago the oldest event it has not applied was recorded (0 when caught up).
+    pub lag_ms: u64,
+}
+
+/// Starts a worker; called once by `start`.
+type Starter = Box<dyn FnOnce() -> tokio::task::JoinHandle<()> + Send>;
+/// Starts a rebuild; `Ok(false)` if one is already running.
+type Rebuilder = Box<dyn Fn() -> Result<bool> + Send + Sync>;
+
+/// A view set up by `open`: its slot, its entry, its worker's start.
+type Prepared<S> = (Arc<Slot<S>>, Entry, Starter);
+
+/// What every view looks like to the handle, whatever it stores.
+struct Entry {
+    name: &'static str,
+    version: u32,
+    generation: Box<dyn Fn() -> u64 + Send + Sync>,
+    health: Box<dyn Fn() -> Health + Send + Sync>,
+    applied: Box<dyn Fn() -> watch::Receiver<u64> + Send + Sync>,
+    rebuild: Rebuilder,
+}
+
+/// The views, their workers and their queries. Cheap to clone.
+#[derive(Clone)]
+pub struct Projections {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    log: SledLog,
+    policy: Policy,
+    cases: Arc<Slot<sled::Tree>>,
+    figures: Arc<Slot<sled::Tree>>,
+    households: Arc<Slot<sled::Tree>>,
+    entries: Vec<Entry>,
+    starters: Mutex<Vec<Starter>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Projections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.inner.entries.iter().map(|e| e.name).collect();
+        f.debug_struct("Projections")
+            .field("views", &names)
+            .finish()
+    }
+}
+
+/// What `open` needs to set up one view.
+struct Setup<'a> {
+    log: &'a SledLog,
+    registry: &'a Registry,
+    shutdown: &'a watch::Sender<bool>,
+}
+
+impl Setup<'_> {
+    /// Opens the serving generation of a view (or starts building the
+    /// current version beside an older one) and prepares its worker.
+    fn view<T: Target>(
+        &self,
+        name: &'static str,
+        version: u32,
+        factory: Arc<dyn Factory<T>>,
+    ) -> Result<Prepared<T::Serving>> {
+        let active = self.registry.active(name)?;
+        let (serving, applied, generation, target, role) = match active {
+            Some(a) if a.version == version => {
+                let target = factory.open(version, a.generation)?;
+                let applied = target.checkpoint()?.map_or(0, |p| p + 1);
+                let role = Role::Serving {
+                    generation: a.generation,
+                };
+                (target.serving(), applied, a.generation, target, role)
+            }
+            Some(old) => {
+                let old_target = factory.open(old.version, old.generation)?;
+                let applied = old_target.checkpoint()?.map_or(0, |p| p + 1);
+                let generation = old.generation + 1;
+                factory.discard(version, generation)?;
+                let target = factory.open(version, generation)?;
+                let role = Role::Building {
+                    generation,
+                    replaces: old,
+                };
+                (old_target.serving(), applied, old.generation, target, role)
+            }
+            None => {
+                let target = factory.open(version, 0)?;
+                self.registry.set_active(
+                    name,
+                    Active {
+                        version,
+                        generation: 0,
+                    },
+                )?;
+                (
+                    target.serving(),
+                    0,
+                    0,
+                    target,
+                    Role::Serving { generation: 0 },
+                )
+            }
+        };
+        let slot = Arc::new(Slot::new(name, version, serving, applied, generation));
+        let spec = WorkerSpec {
+            log: self.log.clone(),
+            slot: slot.clone(),
+            factory,
+            registry: self.registry.clone(),
+            shutdown: self.shutdown.subscribe(),
+        };
+        let entry = entry(spec.clone());
+        let starter: Starter = Box::new(move || worker::spawn(spec, target, role));
+        Ok((slot, entry, starter))
+    }
+}
+
+fn entry<T: Target>(spec: WorkerSpec<T>) -> Entry {
+    let (s1, s2, s3) = (spec.slot.clone(), spec.slot.clone(), spec.slot.clone());
+    Entry {
+        name: spec.slot.name,
+        version: spec.slot.version,
+        generation: Box::new(move || s1.generation()),
+        health: Box::new(move || s2.health()),
+        applied: Box::new(move || s3.watch_applied()),
+        rebuild: Box::new(move || worker::start_rebuild(spec.clone())),
+    }
+}
+
+fn sled_view<V: SledView>(
+    setup: &Setup<'_>,
+    db: &sled::Db,
+    view: V,
+) -> Result<Prepared<sled::Tree>> {
+    let factory: Arc<dyn Factory<SledTarget<V>>> = Arc::new(SledFactory::new(db.clone(), view));
+    setup.view(V::NAME, V::VERSION, factory)
+}
+
+impl Projections {
+    /// Opens the views under `<data_dir>/views` over `log`. Call
+    /// [`Projections::start`] inside a tokio runtime to run the workers.
+    pub fn open(log: SledLog, data_dir: impl AsRef<Path>, policy: Policy) -> Result<Self> {
+        let db = sled::open(data_dir.as_ref().join(VIEWS_DIR))?;
+        let registry = Registry::open(&db)?;
+        let (shutdown, _) = watch::channel(false);
+        let setup = Setup {
+            log: &log,
+            registry: &registry,
+            shutdown: &shutdown,
+        };
+        let (cases, cases_entry, cases_start) = sled_view(&setup, &db, CasesView)?;
+        let figures_view = FiguresView {
+            policy: policy.clone(),
+        };
+        let (figures, figures_entry, figures_start) = sled_view(&setup, &db, figures_view)?;
+        let (households, households_entry, households_start) =
+            sled_view(&setup, &db, HouseholdsView)?;
+        let entries = vec![cases_entry, figures_entry, households_entry];
+        let starters = vec![cases_start, figures_start, households_start];
+        Ok(Self {
+            inner: Arc::new(Inner {
+                log,
+                policy,
+                cases,
+                figures,
+                households,
+                entries,
+                starters: Mutex::new(starters),
+                tasks: Mutex::new(Vec::new()),
+                shutdown,
+            }),
+        })
+    }
+
+    /// Starts every worker (once; later calls do nothing).
+    pub fn start(&self) {
+        let starters = match self.inner.starters.lock() {
+            Ok(mut guard) => std::mem::take(&mut *guard),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        let handles: Vec<_> = starters.into_iter().map(|start| start()).collect();
+        if let Ok(mut tasks) = self.inner.tasks.lock() {
+            tasks.extend(handles);
+        }
+    }
+
+    /// Stops every worker and waits for them; what they applied is durable
+    /// in the views' tree (sled flushes on drop; a crash replays from the
+    /// last checkpoint that reached the disk).
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+        let tasks = match self.inner.tasks.lock() {
+            Ok(mut guard) => std::mem::take(&mut *guard),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// The policy queries judge deadlines by.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// How every view is doing.
+    pub fn status(&self) -> Result<Vec<ViewStatus>> {
+        let head = self.inner.log.len();
+        self.inner
+            .entries
+            .iter()
+            .map(|e| {
+                let applied = *(e.applied)().borrow();
+                Ok(ViewStatus {
+                    name: e.name.to_owned(),
+                    version: e.version,
+                    generation: (e.generation)(),
+                    health: (e.health)(),
+                    applied,
+                    head,
+                    lag_events: head.saturating_sub(applied),
+                    lag_ms: self.lag_ms(applied, head)?,
+                })
+            })
+            .collect()
+    }
+
+    fn lag_ms(&self, applied: u64, head: u64) -> Result<u64> {
+        if applied >= head {
+            return Ok(0);
+        }
+        let oldest = self.inner.log.get(applied)?;
+        let age = oldest.map_or(0, |e| (Utc::now() - e.recorded_at).num_milliseconds());
+        Ok(u64::try_from(age).unwrap_or(0))
+    }
+
+    /// Returns once every view has applied `position` (read-your-writes
+    /// after an append), or fails after `timeout`, or at once if a view has
+    /// stopped before reaching it.
+    pub async fn wait_for(&self, position: Position, timeout: Duration) -> Result<()> {
+        let all = async {
+            for e in &self.inner.entries {
+                let mut applied = (e.applied)();
+                loop {
+                    if *applied.borrow_and_update() > position {
+                        break;
+                    }
+                    if let Health::Failed {
+                        position: at,
+                        event_type,
+                        reason,
+                    } = (e.health)()
+                    {
+                        return Err(ProjectionError::Stopped {
+                            view: e.name,
+                            position: at,
+                            event_type,
+                            reason,
+                        });
+                    }
+                    // Woken by progress; a failure is seen at the latest on the timeout.
+                    applied
+                        .changed()
+                        .await
+                        .map_err(|_| ProjectionError::ShutDown)?;
+                }
+            }
+            Ok(())
+        };
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        tokio::time::timeout(timeout, all)
+            .await
+            .map_err(|_| ProjectionError::Timeout {
+                position,
+                timeout_ms,
+            })?
+    }
+
+    /// Rebuilds a view from the start of the log into a new generation while
+    /// the current one serves; swaps when caught up. `Ok(false)` if a
+    /// rebuild of that view is already running.
+    pub fn rebuild(&self, name: &str) -> Result<bool> {
+        let entry = self
+            .inner
+            .entries
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| ProjectionError::UnknownView(name.to_owned()))?;
+        (entry.rebuild)()
+    }
+
+    /// The names of every view.
+    pub fn view_names(&self) -> Vec<&'static str> {
+        self.inner.entries.iter().map(|e| e.name).collect()
+    }
+
+    /// One case, as the cases view holds it (without the sealed informant).
+    pub fn case(&self, id: ConcernId) -> Result<Option<CaseRow>> {
+        cases::get(&self.inner.cases.serving(), id)
+    }
+
+    /// One page of cases in a jurisdiction; see [`CaseFilter`].
+    pub fn cases(
+        &self,
+        filter: &CaseFilter,
+        sort: CaseSort,
+        limit: usize,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<CasePage> {
+        let tree = self.inner.cases.serving();
+        cases::list(&tree, &self.inner.policy, filter, sort, limit, cursor, now)
+    }
+
+    /// The resolution figures of `unit`'s jurisdiction for the days
+    /// `[from, to]` (whole periods of `granularity`), at `now`.
+    pub fn figures(
+        &self,
+        unit: casebook_domain::UnitId,
+        granularity: Granularity,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<FiguresReport> {
+        figures::report(
+            &self.inner.figures.serving(),
+            unit,
+            granularity,
+            from,
+            to,
+            now,
+        )
+    }
+
+    /// One household: its members now and before, its cases, its last visit.
+    pub fn household(&self, id: casebook_domain::HouseholdId) -> Result<Option<HouseholdRow>> {
+        households::get(&self.inner.households.serving(), id)
+    }
+
+    /// Open cases in `unit`'s subtree whose deadline clock runs and whose
+    /// deadline is before `until`, earliest first: the deadline watcher's
+    /// work list, and "due soon" lists.
+    pub fn deadlines_before(
+        &self,
+        unit: casebook_domain::UnitId,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(ConcernId, DateTime<Utc>)>> {
+        figures::deadlines_before(&self.inner.figures.serving(), unit, until)
+    }
+}

@@ -1,0 +1,136 @@
+//! The unit tree as each sled view keeps it, under the `u` tag of its own
+//! tree, so that it is always exactly as far as the view's checkpoint.
+//!
+//! A case belongs to its hamlet; a view indexes it under every unit on the
+//! path from the root to that hamlet, so that "this unit and everything
+//! below it" is one prefix scan. A post's jurisdiction also holds the
+//! communes it covers (which hang elsewhere in the tree): queries scan those
+//! communes' prefixes too ([`jurisdiction_roots`]). Units never move in the
+//! tree (the domain has no command for it), so stored paths stay right.
+
+use casebook_domain::{Payload, UnitId, UnitKind};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::keys::{id, key};
+use crate::staging::{Source, Staging};
+
+/// Tag of unit nodes.
+const TAG_UNIT: u8 = b'u';
+/// Deepest path followed: province, post, commune, hamlet, with room to
+/// spare; a longer walk means a cycle in damaged data and is cut.
+const DEPTH_MAX: usize = 8;
+
+/// One unit as the views need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitNode {
+    /// Its level.
+    pub kind: UnitKind,
+    /// Its name.
+    pub name: String,
+    /// The unit above it, if any.
+    pub parent: Option<UnitId>,
+    /// The units right below it.
+    pub children: Vec<UnitId>,
+    /// For a post: the communes it covers.
+    pub covers: Vec<UnitId>,
+}
+
+fn unit_key(unit: UnitId) -> Vec<u8> {
+    key(TAG_UNIT, &[&id(unit.0)])
+}
+
+/// A unit node.
+pub fn node(source: &impl Source, view: &'static str, unit: UnitId) -> Result<Option<UnitNode>> {
+    source.read(view, &unit_key(unit))
+}
+
+/// Folds a unit event in (other events are ignored).
+pub fn apply(
+    staging: &mut Staging<'_>,
+    view: &'static str,
+    unit: UnitId,
+    payload: &Payload,
+) -> Result<()> {
+    match payload {
+        Payload::UnitCreated(e) => {
+            let created = UnitNode {
+                kind: e.kind,
+                name: e.name.clone(),
+                parent: e.parent_id,
+                children: Vec::new(),
+                covers: Vec::new(),
+            };
+            staging.put(unit_key(unit), &created)?;
+            if let Some(parent) = e.parent_id {
+                update(staging, view, parent, |n| {
+                    push_unique(&mut n.children, unit)
+                })?;
+            }
+        }
+        Payload::UnitRenamed(e) => update(staging, view, unit, |n| n.name = e.name.clone())?,
+        Payload::CommuneCovered(e) => update(staging, view, unit, |n| {
+            push_unique(&mut n.covers, e.commune_id)
+        })?,
+        Payload::CommuneUncovered(e) => update(staging, view, unit, |n| {
+            n.covers.retain(|c| *c != e.commune_id)
+        })?,
+        _ => {}
+    }
+    Ok(())
+}
+
+fn push_unique(list: &mut Vec<UnitId>, unit: UnitId) {
+    if !list.contains(&unit) {
+        list.push(unit);
+    }
+}
+
+fn update(
+    staging: &mut Staging<'_>,
+    view: &'static str,
+    unit: UnitId,
+    change: impl FnOnce(&mut UnitNode),
+) -> Result<()> {
+    if let Some(mut n) = node(staging, view, unit)? {
+        change(&mut n);
+        staging.put(unit_key(unit), &n)?;
+    }
+    Ok(())
+}
+
+/// The path from the root down to `unit`, both included. A unit the view
+/// does not know is a path of itself alone.
+pub fn path(source: &impl Source, view: &'static str, unit: UnitId) -> Result<Vec<UnitId>> {
+    let mut path = vec![unit];
+    let mut current = unit;
+    while path.len() < DEPTH_MAX {
+        match node(source, view, current)?.and_then(|n| n.parent) {
+            Some(parent) => {
+                path.push(parent);
+                current = parent;
+            }
+            None => break,
+        }
+    }
+    path.reverse();
+    Ok(path)
+}
+
+/// The units whose subtrees make up `unit`'s jurisdiction: itself, and for
+/// a post the communes it covers that are not already below it.
+pub fn jurisdiction_roots(
+    source: &impl Source,
+    view: &'static str,
+    unit: UnitId,
+) -> Result<Vec<UnitId>> {
+    let mut roots = vec![unit];
+    if let Some(n) = node(source, view, unit)? {
+        for commune in n.covers {
+            if !path(source, view, commune)?.contains(&unit) {
+                roots.push(commune);
+            }
+        }
+    }
+    Ok(roots)
+}

@@ -1,0 +1,444 @@
+//! The projection workers: each tails the log from its checkpoint with a
+//! catch-up subscription and applies events in batches to its target.
+//!
+//! A [`Slot`] is one view as the queries see it: the storage that serves,
+//! the number of events it has applied, and its health. A worker writes to
+//! one *generation* of the view's storage. A rebuild (asked for, or because
+//! the view's code version changed) starts a second worker on a new
+//! generation from position 0 while the old one keeps serving; once the new
+//! one has caught up with the head it takes over (`promote`): the registry
+//! in the `meta` tree names it, queries switch to it, the old worker stops
+//! and the old storage is dropped.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use casebook_log::{Position, RecordedEvent, SledLog, Subscription, SubscriptionFilter};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::decode::{decode_batch, DecodeFailure, Decoded};
+use crate::error::{ProjectionError, Result};
+use crate::staging::Source;
+
+/// Most events applied in one batch: large enough that a rebuild pays one
+/// sled batch (and one read of each row) per few thousand events, small
+/// enough that a batch's staged writes stay a few megabytes.
+pub const BATCH_EVENTS_MAX: usize = 4096;
+
+/// How long a worker waits before retrying after the log said it is
+/// unavailable for a moment; a damaged log stops the worker instead.
+const RETRY_DELAY: Duration = Duration::from_millis(200);
+
+/// Where one generation of a view lives, and how it applies a batch.
+pub trait Target: Send + 'static {
+    /// What queries read: a sled tree, a search reader.
+    type Serving: Clone + Send + Sync + 'static;
+
+    /// The last position applied, if any.
+    fn checkpoint(&self) -> Result<Option<Position>>;
+
+    /// Applies the events and makes the last one the checkpoint, atomically.
+    fn apply(&mut self, events: &[Decoded]) -> Result<()>;
+
+    /// A handle for queries.
+    fn serving(&self) -> Self::Serving;
+}
+
+/// Opens and drops generations of one view's storage.
+pub trait Factory<T: Target>: Send + Sync + 'static {
+    /// Opens (creating if needed) one generation.
+    fn open(&self, version: u32, generation: u64) -> Result<T>;
+
+    /// Removes one generation's storage for good.
+    fn discard(&self, version: u32, generation: u64) -> Result<()>;
+}
+
+/// How a view is doing, for the health endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum Health {
+    /// Applying events as they come.
+    Running,
+    /// A new generation is being built while the current one serves.
+    Rebuilding {
+        /// Events the new generation has applied so far.
+        applied: u64,
+    },
+    /// Stopped on an event it could not apply. Never skipped: fix and rebuild.
+    Failed {
+        /// The event's position.
+        position: Position,
+        /// The event's type.
+        event_type: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The record of which generation of each view serves, in the `meta` tree.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    tree: sled::Tree,
+}
+
+/// A view's serving generation, as the registry stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Active {
+    /// The code version that built it.
+    pub version: u32,
+    /// Its generation (grows by one per rebuild).
+    pub generation: u64,
+}
+
+impl Registry {
+    /// The registry in `db`.
+    pub fn open(db: &sled::Db) -> Result<Self> {
+        Ok(Self {
+            tree: db.open_tree("meta")?,
+        })
+    }
+
+    /// The serving generation of `name`, if any.
+    pub fn active(&self, name: &str) -> Result<Option<Active>> {
+        self.tree.read(REGISTRY, &active_key(name))
+    }
+
+    /// Makes `active` the serving generation of `name`, durably.
+    pub fn set_active(&self, name: &str, active: Active) -> Result<()> {
+        self.tree
+            .insert(active_key(name), serde_json::to_vec(&active)?)?;
+        self.tree.flush()?;
+        Ok(())
+    }
+}
+
+fn active_key(name: &str) -> Vec<u8> {
+    format!("active/{name}").into_bytes()
+}
+
+/// The registry's name in errors.
+const REGISTRY: &str = "meta";
+
+/// One view as queries and `wait_for` see it.
+#[derive(Debug)]
+pub struct Slot<S> {
+    /// The view's name.
+    pub name: &'static str,
+    /// The version of the code that builds it now.
+    pub version: u32,
+    /// What queries read; replaced when a rebuilt generation takes over.
+    serving: RwLock<S>,
+    /// Events the serving generation has applied (its checkpoint + 1).
+    applied: watch::Sender<u64>,
+    /// The serving generation; a worker of another generation that is not
+    /// building stops when it changes.
+    generation: watch::Sender<u64>,
+    health: Mutex<Health>,
+    /// A rebuild in progress, so that a second request does not start another.
+    building: Mutex<Option<u64>>,
+}
+
+impl<S: Clone> Slot<S> {
+    /// A slot serving `serving`, which has applied `applied` events.
+    pub fn new(
+        name: &'static str,
+        version: u32,
+        serving: S,
+        applied: u64,
+        generation: u64,
+    ) -> Self {
+        Self {
+            name,
+            version,
+            serving: RwLock::new(serving),
+            applied: watch::Sender::new(applied),
+            generation: watch::Sender::new(generation),
+            health: Mutex::new(Health::Running),
+            building: Mutex::new(None),
+        }
+    }
+
+    /// What queries read now.
+    pub fn serving(&self) -> S {
+        match self.serving.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// A way to wait for `applied` to grow.
+    pub fn watch_applied(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// The view's health.
+    pub fn health(&self) -> Health {
+        match self.health.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_health(&self, health: Health) {
+        match self.health.lock() {
+            Ok(mut guard) => *guard = health,
+            Err(poisoned) => *poisoned.into_inner() = health,
+        }
+    }
+
+    fn set_building(&self, generation: Option<u64>) -> bool {
+        let mut guard = match self.building.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if generation.is_some() && guard.is_some() {
+            return false;
+        }
+        *guard = generation;
+        true
+    }
+
+    /// The serving generation.
+    pub fn generation(&self) -> u64 {
+        *self.generation.borrow()
+    }
+}
+
+/// Everything a worker needs besides its target.
+pub struct WorkerSpec<T: Target> {
+    /// The log it tails.
+    pub log: SledLog,
+    /// The view it serves.
+    pub slot: Arc<Slot<T::Serving>>,
+    /// Opens and discards generations.
+    pub factory: Arc<dyn Factory<T>>,
+    /// Records which generation serves.
+    pub registry: Registry,
+    /// Stops every worker.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl<T: Target> Clone for WorkerSpec<T> {
+    fn clone(&self) -> Self {
+        Self {
+            log: self.log.clone(),
+            slot: self.slot.clone(),
+            factory: self.factory.clone(),
+            registry: self.registry.clone(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+}
+
+impl<T: Target> std::fmt::Debug for WorkerSpec<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerSpec")
+            .field("view", &self.slot.name)
+            .finish()
+    }
+}
+
+/// What a worker does when it has caught up with the head.
+#[derive(Debug, Clone, Copy)]
+pub enum Role {
+    /// It serves already.
+    Serving {
+        /// Its generation.
+        generation: u64,
+    },
+    /// It builds `generation`; when caught up it takes over from
+    /// `replaces` (whose storage it drops, since no worker may own it).
+    Building {
+        /// Its generation.
+        generation: u64,
+        /// The generation it replaces.
+        replaces: Active,
+    },
+}
+
+/// Starts a worker on `target` in the background.
+pub fn spawn<T: Target>(spec: WorkerSpec<T>, target: T, role: Role) -> tokio::task::JoinHandle<()> {
+    if let Role::Building { generation, .. } = role {
+        spec.slot.set_building(Some(generation));
+        spec.slot.set_health(Health::Rebuilding { applied: 0 });
+    }
+    tokio::spawn(async move {
+        let name = spec.slot.name;
+        if let Err(err) = run(spec.clone(), target, role).await {
+            tracing::error!(view = name, error = %err, "projection worker stopped");
+        }
+    })
+}
+
+/// Starts a rebuild of `slot` into a new generation, unless one runs.
+pub fn start_rebuild<T: Target>(spec: WorkerSpec<T>) -> Result<bool> {
+    let current = Active {
+        version: spec.slot.version,
+        generation: spec.slot.generation(),
+    };
+    let generation = current.generation + 1;
+    if !spec.slot.set_building(Some(generation)) {
+        return Ok(false);
+    }
+    spec.slot.set_building(None);
+    spec.factory.discard(spec.slot.version, generation)?;
+    let target = spec.factory.open(spec.slot.version, generation)?;
+    spawn(
+        spec,
+        target,
+        Role::Building {
+            generation,
+            replaces: current,
+        },
+    );
+    Ok(true)
+}
+
+async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> Result<()> {
+    let checkpoint = target.checkpoint()?;
+    let mut subscription = Subscription::new(spec.log.clone(), SubscriptionFilter::All, checkpoint);
+    let mut shutdown = spec.shutdown.clone();
+    let mut generation = spec.slot.generation.subscribe();
+    let mut applied = checkpoint.map_or(0, |p| p + 1);
+    loop {
+        if *shutdown.borrow() || retired(role, *generation.borrow()) {
+            return Ok(());
+        }
+        if let Role::Building {
+            generation: building,
+            replaces,
+        } = role
+        {
+            if applied >= spec.log.len() {
+                promote(&spec, &target, building, replaces, applied)?;
+                role = Role::Serving {
+                    generation: building,
+                };
+            }
+        }
+        let records = tokio::select! {
+            batch = next_batch(&mut subscription) => batch,
+            _ = shutdown.changed() => continue,
+            _ = generation.changed() => continue,
+        };
+        let records = match records {
+            Ok(records) => records,
+            Err(ProjectionError::Log(casebook_log::LogError::Unavailable(reason))) => {
+                tracing::warn!(view = spec.slot.name, %reason, "log unavailable; retrying");
+                tokio::time::sleep(RETRY_DELAY).await;
+                continue;
+            }
+            Err(err) => return Err(fail(&spec.slot, applied, "read", err)),
+        };
+        let (decoded, failure) = decode_batch(&records);
+        if let Some(last) = decoded.last() {
+            let last_position = last.position;
+            target = apply_blocking(target, decoded)
+                .await
+                .map_err(|err| fail(&spec.slot, applied, "apply", err))?;
+            applied = last_position + 1;
+            publish(&spec, role, applied);
+        }
+        if let Some(failure) = failure {
+            return Err(stop(&spec.slot, failure));
+        }
+    }
+}
+
+/// Whether a serving worker has been replaced by a rebuilt generation.
+fn retired(role: Role, serving: u64) -> bool {
+    matches!(role, Role::Serving { generation } if generation != serving)
+}
+
+async fn next_batch(subscription: &mut Subscription<SledLog>) -> Result<Vec<RecordedEvent>> {
+    let first = subscription.next().await?;
+    let mut records = Vec::with_capacity(BATCH_EVENTS_MAX);
+    records.push(first);
+    records.extend(subscription.next_available(BATCH_EVENTS_MAX - 1).await?);
+    Ok(records)
+}
+
+async fn apply_blocking<T: Target>(mut target: T, events: Vec<Decoded>) -> Result<T> {
+    let joined = tokio::task::spawn_blocking(move || {
+        let result = target.apply(&events);
+        (target, result)
+    })
+    .await
+    .map_err(|e| ProjectionError::Transaction(format!("apply task failed: {e}")))?;
+    let (target, result) = joined;
+    result.map(|()| target)
+}
+
+fn publish<T: Target>(spec: &WorkerSpec<T>, role: Role, applied: u64) {
+    match role {
+        Role::Serving { .. } => {
+            spec.slot.applied.send_replace(applied);
+        }
+        Role::Building { .. } => spec.slot.set_health(Health::Rebuilding { applied }),
+    }
+}
+
+fn promote<T: Target>(
+    spec: &WorkerSpec<T>,
+    target: &T,
+    generation: u64,
+    replaces: Active,
+    applied: u64,
+) -> Result<()> {
+    let version = spec.slot.version;
+    spec.registry.set_active(
+        spec.slot.name,
+        Active {
+            version,
+            generation,
+        },
+    )?;
+    match spec.slot.serving.write() {
+        Ok(mut guard) => *guard = target.serving(),
+        Err(poisoned) => *poisoned.into_inner() = target.serving(),
+    }
+    spec.slot.applied.send_replace(applied);
+    spec.slot.generation.send_replace(generation);
+    spec.slot.set_building(None);
+    spec.slot.set_health(Health::Running);
+    spec.factory
+        .discard(replaces.version, replaces.generation)?;
+    tracing::info!(
+        view = spec.slot.name,
+        generation,
+        applied,
+        "rebuilt view took over"
+    );
+    Ok(())
+}
+
+fn stop(slot: &Slot<impl Clone>, failure: DecodeFailure) -> ProjectionError {
+    slot.set_health(Health::Failed {
+        position: failure.position,
+        event_type: failure.event_type.clone(),
+        reason: failure.reason.clone(),
+    });
+    ProjectionError::Stopped {
+        view: slot.name,
+        position: failure.position,
+        event_type: failure.event_type,
+        reason: failure.reason,
+    }
+}
+
+fn fail(
+    slot: &Slot<impl Clone>,
+    applied: u64,
+    what: &str,
+    err: ProjectionError,
+) -> ProjectionError {
+    stop(
+        slot,
+        DecodeFailure {
+            position: applied,
+            event_type: format!("({what})"),
+            reason: err.to_string(),
+        },
+    )
+}
