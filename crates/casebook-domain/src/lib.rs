@@ -17,6 +17,7 @@
 //! # Layout
 //!
 //! - [`aggregate`]: the [`Aggregate`] trait, `decide`, `evolve` and `fold`.
+//! - `as_of`: [`fold_as_of`], a state as it stood at a past moment, on either clock.
 //! - `concern`: the case, its commands, its seventeen events, and its life.
 //! - `household`: households, their personal details and assignment history.
 //! - `unit`: the unit tree (provincial command, post, commune, hamlet) and committees.
@@ -31,6 +32,7 @@
 //! - `error`: [`DomainError`] and the named permission [`Rule`]s.
 
 pub mod aggregate;
+mod as_of;
 mod concern;
 mod context;
 mod directory;
@@ -46,6 +48,7 @@ mod taxonomy;
 mod unit;
 
 pub use aggregate::{decide, evolve, fold, Aggregate};
+pub use as_of::{fold_as_of, TimeAxis};
 pub use concern::{
     ActionKind, ActionRecorded, AppealOpened, Assignee, ClockPaused, ClockResumed, Concern,
     ConcernAcknowledged, ConcernAssigned, ConcernClosed, ConcernCommand, ConcernEscalated,

@@ -2,6 +2,7 @@
 //! of every transition and refusal, the structure commands, the policy,
 //! golden files of every event type, upcasting, and property tests.
 
+mod as_of;
 mod fixture;
 mod grants;
 mod lifecycle;
