@@ -1,0 +1,108 @@
+//! Prometheus metrics: request latency by route, appends, sync batch sizes
+//! and how far the directory trails the log.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntGauge, Registry};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Latency buckets in seconds: from a cached read (1 ms) to the timeout.
+const LATENCY_BUCKETS_S: &[f64] = &[
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Sync batch-size buckets, up to the batch limit.
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0];
+
+/// The service's metrics, in their own registry (no global state).
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Request latency by method, route template and status.
+    pub requests: HistogramVec,
+    /// Commands that appended new events.
+    pub appends: IntCounter,
+    /// Commands in each sync batch.
+    pub sync_batch: Histogram,
+    /// Log positions the directory has not folded yet.
+    pub directory_lag: IntGauge,
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Result<Self, ApiError> {
+        let registry = Registry::new();
+        let requests = HistogramVec::new(
+            HistogramOpts::new("casebook_http_request_duration_seconds", "Request latency")
+                .buckets(LATENCY_BUCKETS_S.to_vec()),
+            &["method", "route", "status"],
+        )
+        .map_err(internal)?;
+        let appends = IntCounter::new("casebook_appends_total", "Commands that appended events")
+            .map_err(internal)?;
+        let sync_batch = Histogram::with_opts(
+            HistogramOpts::new("casebook_sync_batch_commands", "Commands per sync batch")
+                .buckets(BATCH_BUCKETS.to_vec()),
+        )
+        .map_err(internal)?;
+        let directory_lag = IntGauge::new(
+            "casebook_directory_lag_events",
+            "Log positions the directory has not folded yet",
+        )
+        .map_err(internal)?;
+        registry
+            .register(Box::new(requests.clone()))
+            .map_err(internal)?;
+        registry
+            .register(Box::new(appends.clone()))
+            .map_err(internal)?;
+        registry
+            .register(Box::new(sync_batch.clone()))
+            .map_err(internal)?;
+        registry
+            .register(Box::new(directory_lag.clone()))
+            .map_err(internal)?;
+        Ok(Self {
+            registry,
+            requests,
+            appends,
+            sync_batch,
+            directory_lag,
+        })
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> Result<String, ApiError> {
+        let mut buffer = Vec::new();
+        prometheus::TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .map_err(internal)?;
+        String::from_utf8(buffer).map_err(internal)
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(format!("metrics: {error}"))
+}
+
+/// Middleware: observes every request's latency under its route template.
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    state
+        .metrics()
+        .requests
+        .with_label_values(&[&method, &route, response.status().as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}

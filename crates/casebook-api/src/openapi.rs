@@ -1,0 +1,44 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and
+//! served at `/openapi.json`; `/docs` shows it with Swagger UI, whose
+//! assets are compiled into the binary (no internet needed).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{concerns, feed, ops, reads, structure, sync, tokens};
+
+/// The whole API.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "casebook", description = "An event-sourced case book for residents' concerns."),
+    paths(
+        reads::me, concerns::report, reads::get_case, reads::get_history,
+        concerns::acknowledge, concerns::assign, concerns::record_action, concerns::escalate,
+        concerns::refer_out, concerns::answer_referral, concerns::pause_clock,
+        concerns::resume_clock, concerns::interim_reply, concerns::resolve,
+        concerns::record_feedback, concerns::close, concerns::reopen, concerns::merge,
+        concerns::withdraw, concerns::grant_informant_access, sync::sync, feed::feed,
+        structure::create_unit, structure::rename_unit, structure::cover_commune,
+        structure::uncover_commune, structure::form_committee, structure::register_person,
+        structure::grant_role, structure::end_role, structure::register_household,
+        reads::get_household, structure::update_household, structure::assign_member,
+        structure::end_assignment, tokens::create_token, tokens::list_tokens,
+        tokens::revoke_token, ops::healthz, ops::readyz, ops::metrics,
+    ),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the paths refer to.
+#[derive(Debug)]
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! Reads that need no projection: a case folded from its stream (also as
+//! of a past moment), its history with actors, a household, and the caller.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use casebook_domain::{
+    fold, Concern, ConcernId, Context, DeadlineStatus, Event, HouseholdId, Lookups, PersonId,
+    RoleGrant,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{grants_at, Principal};
+use crate::codec::decode;
+use crate::command::read_stream_all;
+use crate::error::{ApiError, Problem};
+use crate::extract::{etag, ApiPath, ApiQuery};
+use crate::state::AppState;
+use crate::visibility::{case_visible, household_visible, redact};
+
+/// A case as the caller may see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseView {
+    /// The case's state (without its sealed informant unless the caller may read it).
+    #[schema(value_type = Object)]
+    pub concern: Concern,
+    /// Its stream revision (also the `ETag`).
+    pub revision: u64,
+    /// Where its deadline stands now.
+    #[schema(value_type = String)]
+    pub deadline_status: DeadlineStatus,
+    /// The moment it is shown as of, if one was asked for.
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+/// Query of `GET /v1/concerns/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CaseQuery {
+    /// Show the case as the log knew it at this moment (RFC 3339).
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+/// A case's events and its state, if the caller may see it (else 404).
+pub async fn load_case(
+    state: &AppState,
+    principal: &Principal,
+    concern_id: ConcernId,
+) -> Result<(Vec<(casebook_log::RecordedEvent, Event)>, Concern), ApiError> {
+    let history = read_stream_all(state, &concern_id.stream()).await?;
+    let events = history
+        .into_iter()
+        .map(|r| decode(&r).map(|e| (r, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let concern: Option<Concern> = fold(events.iter().map(|(_, e)| e));
+    let not_found = || ApiError::not_found(format!("concern {concern_id}"));
+    let concern = concern.ok_or_else(not_found)?;
+    let directory = state.directory()?;
+    let ctx = Context::new(principal.person_id, Utc::now(), state.policy(), &*directory);
+    if !case_visible(&ctx, &concern) {
+        return Err(not_found());
+    }
+    Ok((events, concern))
+}
+
+/// Read a case (folded from its stream), optionally as of a past moment.
+#[utoipa::path(get, path = "/v1/concerns/{concern_id}", tag = "concerns",
+    params(("concern_id" = Uuid, Path), CaseQuery),
+    responses((status = 200, body = CaseView), (status = "4XX", body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_case(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(concern_id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<CaseQuery>,
+) -> Result<Response, ApiError> {
+    let (events, current) = load_case(&state, &principal, ConcernId(concern_id)).await?;
+    let revision = events.last().map_or(0, |(r, _)| r.revision);
+    let concern = match query.as_of {
+        Some(as_of) => fold::<Option<Concern>>(
+            events
+                .iter()
+                .filter(|(r, _)| r.recorded_at <= as_of)
+                .map(|(_, e)| e),
+        )
+        .ok_or_else(|| ApiError::not_found(format!("concern {concern_id} as of {as_of}")))?,
+        None => current,
+    };
+    let view = CaseView {
+        deadline_status: state.policy().deadline_status(&concern, Utc::now()),
+        concern: redact(principal.person_id, &concern),
+        revision,
+        as_of: query.as_of,
+    };
+    Ok(([(header::ETAG, etag(revision))], Json(view)).into_response())
+}
+
+/// Who did something.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Actor {
+    /// Their person id.
+    pub person_id: Uuid,
+    /// Their name, if the directory knows them.
+    pub name: Option<String>,
+}
+
+/// One event of a case's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEvent {
+    /// Global position.
+    pub position: u64,
+    /// Revision in the case's stream.
+    pub revision: u64,
+    /// Event id.
+    pub id: Uuid,
+    /// Event type.
+    pub event_type: String,
+    /// Schema version as stored.
+    pub schema_version: u32,
+    /// When it happened in the field.
+    pub occurred_at: DateTime<Utc>,
+    /// When the log recorded it.
+    pub recorded_at: DateTime<Utc>,
+    /// Who did it.
+    pub actor: Actor,
+    /// The command that caused it.
+    pub command_id: Option<Uuid>,
+    /// The payload (upcast to the current version; a sealed informant withheld).
+    #[schema(value_type = Object)]
+    pub data: Value,
+    /// The record's hash, hex.
+    pub hash: String,
+}
+
+/// A page of a case's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryPage {
+    /// The events, oldest first.
+    pub events: Vec<HistoryEvent>,
+    /// The revision to ask for next (`after_revision`), if there may be more.
+    pub next_after_revision: Option<u64>,
+}
+
+/// Query of `GET /v1/concerns/{id}/history`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Only events after this revision.
+    pub after_revision: Option<u64>,
+    /// At most this many events (capped by the server's page limit).
+    pub limit: Option<usize>,
+}
+
+/// A case's whole event stream, with actors.
+#[utoipa::path(get, path = "/v1/concerns/{concern_id}/history", tag = "concerns",
+    params(("concern_id" = Uuid, Path), HistoryQuery),
+    responses((status = 200, body = HistoryPage), (status = "4XX", body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_history(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(concern_id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let (events, concern) = load_case(&state, &principal, ConcernId(concern_id)).await?;
+    let reveal = redact(principal.person_id, &concern)
+        .sealed_informant
+        .is_some();
+    let limit = query
+        .limit
+        .unwrap_or(state.config().page_events_max)
+        .clamp(1, state.config().page_events_max);
+    let directory = state.directory()?;
+    let page: Vec<HistoryEvent> = events
+        .iter()
+        .filter(|(r, _)| query.after_revision.is_none_or(|after| r.revision > after))
+        .take(limit)
+        .map(|(r, e)| history_event(&*directory, r, e, reveal))
+        .collect::<Result<_, _>>()?;
+    let next_after_revision = match page.last() {
+        Some(last) if page.len() == limit => Some(last.revision),
+        _ => None,
+    };
+    Ok(Json(HistoryPage {
+        events: page,
+        next_after_revision,
+    }))
+}
+
+/// One history entry; `reveal` says whether a sealed informant may be shown.
+pub fn history_event(
+    lookups: &dyn Lookups,
+    recorded: &casebook_log::RecordedEvent,
+    event: &Event,
+    reveal: bool,
+) -> Result<HistoryEvent, ApiError> {
+    let (_, _, mut data) = casebook_domain::payload_to_record(&event.payload)?;
+    if !reveal {
+        if let Some(informant) = data.get_mut("sealed_informant") {
+            if !informant.is_null() {
+                *informant = Value::String("sealed".to_owned());
+            }
+        }
+    }
+    Ok(HistoryEvent {
+        position: recorded.position,
+        revision: recorded.revision,
+        id: recorded.id,
+        event_type: recorded.event_type.clone(),
+        schema_version: recorded.schema_version,
+        occurred_at: event.occurred_at,
+        recorded_at: recorded.recorded_at,
+        actor: Actor {
+            person_id: event.actor.0,
+            name: lookups.person(event.actor).map(|p| p.name),
+        },
+        command_id: recorded.metadata.correlation_id,
+        data,
+        hash: hex_of(&recorded.hash),
+    })
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A household, if the caller may see it.
+#[utoipa::path(get, path = "/v1/households/{household_id}", tag = "structure",
+    params(("household_id" = Uuid, Path)),
+    responses((status = 200, body = Object), (status = "4XX", body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_household(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(household_id): ApiPath<Uuid>,
+) -> Result<Json<casebook_domain::Household>, ApiError> {
+    let directory = state.directory()?;
+    directory
+        .household(HouseholdId(household_id))
+        .filter(|h| household_visible(&*directory, principal.person_id, h, Utc::now()))
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("household {household_id}")))
+}
+
+/// The caller: who they are and the roles they hold now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// Their person id.
+    #[schema(value_type = Uuid)]
+    pub person_id: PersonId,
+    /// Their name.
+    pub name: Option<String>,
+    /// The roles they hold now.
+    #[schema(value_type = Vec<Object>)]
+    pub roles: Vec<RoleGrant>,
+}
+
+/// Who the token acts for, and their roles now.
+#[utoipa::path(get, path = "/v1/me", tag = "auth",
+    responses((status = 200, body = Me), (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn me(State(state): State<AppState>, principal: Principal) -> Result<Json<Me>, ApiError> {
+    let directory = state.directory()?;
+    Ok(Json(Me {
+        person_id: principal.person_id,
+        name: directory.person(principal.person_id).map(|p| p.name),
+        roles: grants_at(&*directory, principal.person_id, Utc::now()),
+    }))
+}

@@ -1,0 +1,154 @@
+//! Bearer tokens: random 256-bit secrets, stored only as SHA-256 hashes.
+//!
+//! Tokens are not domain facts, and a revoked token must really be gone, so
+//! they live beside the log in their own small sled database
+//! (`<data>/auth`), not in the append-only log that auditors export. The
+//! secret is shown once, when created; only its hash is kept, so a copy of
+//! the data directory gives nobody a working token.
+
+use std::path::Path;
+
+use casebook_domain::PersonId;
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::TryRngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Bytes of randomness in a token: 256 bits, beyond any guessing.
+const TOKEN_RANDOM_BYTES: usize = 32;
+
+/// Every secret starts with this, so that a leaked one is easy to grep for.
+const TOKEN_PREFIX: &str = "cbk_";
+
+/// Longest label: a note on what the token is for.
+pub const TOKEN_LABEL_CHARS_MAX: usize = 200;
+
+/// Everything that can go wrong with the token store.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The store failed to read or write. HTTP 500.
+    #[error("token store: {0}")]
+    Storage(#[from] sled::Error),
+    /// A stored record does not parse. HTTP 500.
+    #[error("token store record: {0}")]
+    Record(#[from] serde_json::Error),
+    /// The system's random source failed. HTTP 500.
+    #[error("random source: {0}")]
+    Random(String),
+}
+
+/// What is kept of a token: never the secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokenRecord {
+    /// Its id, to list and revoke it.
+    pub token_id: Uuid,
+    /// The person it acts for.
+    #[schema(value_type = Uuid)]
+    pub person_id: PersonId,
+    /// What it is for.
+    pub label: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TokenRecord {
+    /// Whether the token works at `now`.
+    pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+/// The token store.
+#[derive(Clone, Debug)]
+pub struct TokenStore {
+    db: sled::Db,
+    /// Hash of the secret → record.
+    by_hash: sled::Tree,
+}
+
+fn hash_of(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+impl TokenStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, TokenError> {
+        let db = sled::Config::new().path(dir).open()?;
+        let by_hash = db.open_tree(b"tokens")?;
+        Ok(Self { db, by_hash })
+    }
+
+    /// Makes a token for `person_id`, valid for `lifetime`; answers the
+    /// secret (shown once) and the record.
+    pub async fn create(
+        &self,
+        person_id: PersonId,
+        label: &str,
+        lifetime: TimeDelta,
+        now: DateTime<Utc>,
+    ) -> Result<(String, TokenRecord), TokenError> {
+        let mut random = [0u8; TOKEN_RANDOM_BYTES];
+        rand::rngs::OsRng
+            .try_fill_bytes(&mut random)
+            .map_err(|e| TokenError::Random(e.to_string()))?;
+        let secret = format!("{TOKEN_PREFIX}{}", hex::encode(random));
+        let record = TokenRecord {
+            token_id: Uuid::new_v4(),
+            person_id,
+            label: label.to_owned(),
+            created_at: now,
+            expires_at: now + lifetime,
+            revoked_at: None,
+        };
+        self.by_hash
+            .insert(hash_of(&secret), serde_json::to_vec(&record)?)?;
+        self.db.flush_async().await?;
+        Ok((secret, record))
+    }
+
+    /// The record of a secret, if it exists (valid or not).
+    pub fn find(&self, secret: &str) -> Result<Option<TokenRecord>, TokenError> {
+        match self.by_hash.get(hash_of(secret))? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every token, oldest first.
+    pub fn list(&self) -> Result<Vec<TokenRecord>, TokenError> {
+        let mut records = self
+            .by_hash
+            .iter()
+            .values()
+            .map(|value| Ok(serde_json::from_slice::<TokenRecord>(&value?)?))
+            .collect::<Result<Vec<_>, TokenError>>()?;
+        records.sort_by_key(|r| r.created_at);
+        Ok(records)
+    }
+
+    /// Revokes a token by id; answers its record, or `None` if no such token.
+    pub async fn revoke(
+        &self,
+        token_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenRecord>, TokenError> {
+        for entry in self.by_hash.iter() {
+            let (key, value) = entry?;
+            let mut record: TokenRecord = serde_json::from_slice(&value)?;
+            if record.token_id != token_id {
+                continue;
+            }
+            record.revoked_at.get_or_insert(now);
+            self.by_hash.insert(key, serde_json::to_vec(&record)?)?;
+            self.db.flush_async().await?;
+            return Ok(Some(record));
+        }
+        Ok(None)
+    }
+}
