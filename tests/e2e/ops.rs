@@ -25,6 +25,13 @@ async fn health_readiness_metrics_openapi_and_docs_answer() {
         "{text}"
     );
     assert!(text.contains("route=\"/v1/me\""));
+    // The bootstrap appended the root unit and the administrator.
+    let events_line = text
+        .lines()
+        .find(|l| l.starts_with("casebook_log_events "))
+        .unwrap();
+    assert_ne!(events_line, "casebook_log_events 0", "{text}");
+    assert!(text.contains("casebook_log_group_commits ") && text.contains("casebook_log_syncs "));
     let openapi = s.call(Method::GET, "/openapi.json", None, None, &[]).await;
     assert_eq!(openapi.body["openapi"], "3.1.0");
     assert!(openapi.body["paths"]["/v1/concerns/{concern_id}/acknowledge"]["post"].is_object());

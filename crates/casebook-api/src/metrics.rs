@@ -1,4 +1,5 @@
-//! Prometheus metrics: request latency by route, appends, sync batch sizes
+//! Prometheus metrics: request latency by route, appends, sync batch sizes,
+//! the log's group commits and syncs
 //! and how far the directory trails the log.
 
 use std::time::Instant;
@@ -31,6 +32,46 @@ pub struct Metrics {
     pub sync_batch: Histogram,
     /// Log positions the directory has not folded yet.
     pub directory_lag: IntGauge,
+    /// The log's own counters, read when metrics are rendered.
+    log: LogGauges,
+}
+
+/// The event log's counters ([`casebook_log::LogStats`]) as gauges.
+#[derive(Clone, Debug)]
+struct LogGauges {
+    durable_events: IntGauge,
+    appended_events: IntGauge,
+    group_commits: IntGauge,
+    syncs: IntGauge,
+}
+
+impl LogGauges {
+    fn new(registry: &Registry) -> Result<Self, ApiError> {
+        let gauge = |name: &str, help: &str| -> Result<IntGauge, ApiError> {
+            let gauge = IntGauge::new(name, help).map_err(internal)?;
+            registry
+                .register(Box::new(gauge.clone()))
+                .map_err(internal)?;
+            Ok(gauge)
+        };
+        Ok(Self {
+            durable_events: gauge("casebook_log_events", "Durable events in the log")?,
+            appended_events: gauge(
+                "casebook_log_appended_events",
+                "Events appended since start",
+            )?,
+            group_commits: gauge("casebook_log_group_commits", "Group commits since start")?,
+            syncs: gauge("casebook_log_syncs", "Flush-and-fsync rounds since start")?,
+        })
+    }
+
+    fn set(&self, stats: &casebook_log::LogStats) {
+        let as_gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        self.durable_events.set(as_gauge(stats.durable_events));
+        self.appended_events.set(as_gauge(stats.appended_events));
+        self.group_commits.set(as_gauge(stats.groups));
+        self.syncs.set(as_gauge(stats.syncs));
+    }
 }
 
 impl Metrics {
@@ -67,17 +108,21 @@ impl Metrics {
         registry
             .register(Box::new(directory_lag.clone()))
             .map_err(internal)?;
+        let log = LogGauges::new(&registry)?;
         Ok(Self {
             registry,
             requests,
             appends,
             sync_batch,
             directory_lag,
+            log,
         })
     }
 
-    /// The text exposition of every metric.
-    pub fn render(&self) -> Result<String, ApiError> {
+    /// The text exposition of every metric, with the log's counters as
+    /// they are now.
+    pub fn render(&self, log: &casebook_log::LogStats) -> Result<String, ApiError> {
+        self.log.set(log);
         let mut buffer = Vec::new();
         prometheus::TextEncoder::new()
             .encode(&self.registry.gather(), &mut buffer)

@@ -44,6 +44,6 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         .metrics()
         .directory_lag
         .set(i64::try_from(lag).unwrap_or(i64::MAX));
-    let text = state.metrics().render()?;
+    let text = state.metrics().render(&state.log().stats())?;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
