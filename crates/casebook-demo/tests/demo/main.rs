@@ -58,7 +58,7 @@ fn cases(demo: &Demo) -> Vec<Concern> {
     }
     streams
         .into_values()
-        .filter_map(|events| fold::<Option<Concern>>(events))
+        .filter_map(fold::<Option<Concern>>)
         .collect()
 }
 
