@@ -11,6 +11,10 @@ pub enum BenchError {
     #[error("casebook log: {0}")]
     Log(#[from] casebook_log::LogError),
 
+    /// The projections failed (a view stopped, a query failed).
+    #[error("casebook projections: {0}")]
+    Projection(#[from] casebook_projections::ProjectionError),
+
     /// Raw sled (the baseline, not our log) failed.
     #[error("raw sled: {0}")]
     Sled(#[from] sled::Error),

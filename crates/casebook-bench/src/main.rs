@@ -8,6 +8,9 @@
 //! # Layout
 //! - `log_bench`: `casebook-bench log`, our event log against a raw file,
 //!   raw sled and SQLite (appends, whole-log reads, `verify`).
+//! - `projections_bench`: `casebook-bench projections`, the views' rebuild
+//!   beside a raw read of the log, their lag under steady appends, and
+//!   query latencies.
 //! - `latency`: latency recording and percentiles (hdrhistogram).
 //! - `report`: the table and the final JSON line on stdout.
 //! - `error`: [`BenchError`], everything that can stop a run.
@@ -15,6 +18,7 @@
 mod error;
 mod latency;
 mod log_bench;
+mod projections_bench;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -40,12 +44,15 @@ enum Command {
     /// The event log: durable appends, whole-log reads and verify, beside a
     /// raw file, raw sled and SQLite.
     Log(LogArgs),
+    /// The views: rebuild from 1,000,000 events beside a raw read of the
+    /// log, lag under steady appends, list and figures query latency.
+    Projections(LogArgs),
 }
 
-/// Arguments of `casebook-bench log`.
+/// Arguments of `casebook-bench log` and `casebook-bench projections`.
 #[derive(Debug, clap::Args)]
 struct LogArgs {
-    /// A short run (about 15 s) instead of the full one (about 2 min).
+    /// A short run (about 15 s) instead of the full one (minutes).
     #[arg(long)]
     quick: bool,
     /// Where the stores' data directories go (in a temporary directory that
@@ -77,6 +84,11 @@ fn run(cli: Cli) -> Result<(), BenchError> {
             let plan = log_bench::Plan::new(args.quick, args.dir);
             let figures = runtime.block_on(log_bench::run(&plan))?;
             report::print_log_report(&figures)
+        }
+        Command::Projections(args) => {
+            let plan = projections_bench::Plan::new(args.quick, args.dir);
+            let figures = runtime.block_on(projections_bench::run(&plan))?;
+            report::print_projections_report(&figures)
         }
     }
 }

@@ -7,6 +7,10 @@
 //! return instead of a panic; that is also why this module needs no
 //! `clippy::print_stdout` exception.
 
+mod projections;
+
+pub use projections::print_projections_report;
+
 use crate::error::{BenchError, Result};
 use crate::log_bench::{LogFigures, StoreKind, WriteRow};
 use serde::Serialize;

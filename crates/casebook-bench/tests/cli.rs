@@ -46,3 +46,40 @@ fn log_quick_ends_with_the_json_figures() {
     let left = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(left, 0, "the data directories are removed");
 }
+
+/// Keys the last line of `projections --quick` must carry, each positive.
+const PROJECTION_KEYS: [&str; 5] = [
+    "rebuild_events_per_s",
+    "rebuild_ratio_read_all",
+    "lag_p99_ms",
+    "list_p99_ms",
+    "figures_p99_ms",
+];
+
+#[test]
+fn projections_quick_ends_with_the_json_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_casebook-bench"))
+        .args(["projections", "--quick", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "exit {}: {stderr}", output.status);
+
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let last = stdout.lines().last().unwrap();
+    let summary: Value = serde_json::from_str(last).unwrap();
+    for key in PROJECTION_KEYS {
+        let figure = summary[key].as_f64();
+        assert!(
+            figure.is_some_and(|figure| figure > 0.0),
+            "{key} = {figure:?}"
+        );
+    }
+    assert_eq!(summary["mode"], "quick");
+    assert_eq!(summary["views"], 5);
+    assert!(stdout.contains("targets"), "the table shows the targets");
+    let left = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(left, 0, "the data directories are removed");
+}

@@ -7,6 +7,10 @@
 //! - `n` unit, newest-first report time, case → (): one entry for every unit
 //!   on the path from the root to the case's hamlet.
 //! - `d` unit, deadline (or the end of time), case → (): likewise, by due date.
+//! - `N`, `D`: the same two orders holding only open cases (not resolved,
+//!   closed, merged or withdrawn). Most cases of a year are closed, so a
+//!   list of open or overdue cases scans these instead of skipping past
+//!   thousands of closed ones.
 //!
 //! A list is a prefix scan of `n` or `d` under each unit of the
 //! jurisdiction, merged; the cursor is the last key's sort part, so the next
@@ -30,6 +34,8 @@ use crate::units;
 const TAG_CASE: u8 = b'c';
 const TAG_NEWEST: u8 = b'n';
 const TAG_DUE: u8 = b'd';
+const TAG_OPEN_NEWEST: u8 = b'N';
+const TAG_OPEN_DUE: u8 = b'D';
 
 /// Most cases one page holds: a screenful, and a bounded answer.
 pub const PAGE_CASES_MAX: usize = 200;
@@ -60,7 +66,8 @@ pub struct CaseRow {
 
 impl SledView for CasesView {
     const NAME: &'static str = "cases";
-    const VERSION: u32 = 1;
+    /// 2: the open-only indexes `N` and `D`.
+    const VERSION: u32 = 2;
 
     fn apply(&self, staging: &mut Staging<'_>, event: &Decoded) -> Result<()> {
         let StreamId::Concern(case) = event.stream else {
@@ -77,9 +84,12 @@ impl SledView for CasesView {
             (None, Payload::ConcernReported(e)) => units::path(staging, Self::NAME, e.hamlet_id)?,
             (None, _) => return Ok(()),
         };
-        let old_deadline = before.as_ref().map(|row| row.concern.deadline);
-        if old_deadline != Some(concern.deadline) {
-            index(staging, &unit_path, &concern, old_deadline)?;
+        let old = before
+            .as_ref()
+            .map(|row| (is_open(row.concern.status), row.concern.deadline));
+        let new = (is_open(concern.status), concern.deadline);
+        if old != Some(new) {
+            index(staging, &unit_path, &concern, old, new);
         }
         let row = CaseRow {
             concern: concern.without_sealed_informant(),
@@ -92,29 +102,45 @@ impl SledView for CasesView {
     }
 }
 
-/// Writes the index entries of a new case, or moves its due-date entries.
+/// Whether a case in this status counts as open for the `N`/`D` indexes.
+fn is_open(status: Status) -> bool {
+    !matches!(
+        status,
+        Status::Resolved | Status::Closed | Status::Merged | Status::Withdrawn
+    )
+}
+
+/// Where a case stands for the indexes: open, and its deadline.
+type Placed = (bool, Option<DateTime<Utc>>);
+
+/// Writes the index entries of a new case, or moves them from `old` to `new`.
 fn index(
     staging: &mut Staging<'_>,
     path: &[UnitId],
     concern: &Concern,
-    old_deadline: Option<Option<DateTime<Utc>>>,
-) -> Result<()> {
+    old: Option<Placed>,
+    new: Placed,
+) {
     let case = id(concern.id.0);
+    let newest = time_desc(concern.reported_at);
     for unit in path {
         let unit = id(unit.0);
-        match old_deadline {
-            None => staging.put_raw(
-                key(TAG_NEWEST, &[&unit, &time_desc(concern.reported_at), &case]),
-                Vec::new(),
-            ),
-            Some(old) => staging.remove(key(TAG_DUE, &[&unit, &due(old), &case])),
+        let entry = |tag: u8, sort: &[u8]| key(tag, &[&unit, sort, &case]);
+        if let Some((was_open, deadline)) = old {
+            staging.remove(entry(TAG_DUE, &due(deadline)));
+            if was_open {
+                staging.remove(entry(TAG_OPEN_DUE, &due(deadline)));
+                staging.remove(entry(TAG_OPEN_NEWEST, &newest));
+            }
+        } else {
+            staging.put_raw(entry(TAG_NEWEST, &newest), Vec::new());
         }
-        staging.put_raw(
-            key(TAG_DUE, &[&unit, &due(concern.deadline), &case]),
-            Vec::new(),
-        );
+        staging.put_raw(entry(TAG_DUE, &due(new.1)), Vec::new());
+        if new.0 {
+            staging.put_raw(entry(TAG_OPEN_DUE, &due(new.1)), Vec::new());
+            staging.put_raw(entry(TAG_OPEN_NEWEST, &newest), Vec::new());
+        }
     }
-    Ok(())
 }
 
 /// The due-date sort key: cases without a deadline come last.
@@ -189,6 +215,13 @@ impl CaseFilter {
         }
     }
 
+    /// Whether only open cases can pass: every status asked for is open,
+    /// or a deadline state is asked for (only open cases have one).
+    fn only_open(&self) -> bool {
+        self.deadline.is_some()
+            || (!self.statuses.is_empty() && self.statuses.iter().all(|s| is_open(*s)))
+    }
+
     fn keeps(&self, row: &CaseRow, status: DeadlineStatus) -> bool {
         let c = &row.concern;
         let any = |empty: bool, hit: bool| empty || hit;
@@ -247,9 +280,11 @@ pub fn list(
 ) -> Result<CasePage> {
     let limit = limit.clamp(1, PAGE_CASES_MAX);
     let after = cursor.map(|c| parse_cursor(c, sort)).transpose()?;
-    let tag = match sort {
-        CaseSort::Newest => TAG_NEWEST,
-        CaseSort::DueDate => TAG_DUE,
+    let tag = match (sort, filter.only_open()) {
+        (CaseSort::Newest, false) => TAG_NEWEST,
+        (CaseSort::Newest, true) => TAG_OPEN_NEWEST,
+        (CaseSort::DueDate, false) => TAG_DUE,
+        (CaseSort::DueDate, true) => TAG_OPEN_DUE,
     };
     let roots = units::jurisdiction_roots(tree, CasesView::NAME, filter.unit)?;
     let mut scans: Vec<_> = roots

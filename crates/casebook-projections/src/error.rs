@@ -75,6 +75,10 @@ pub enum ProjectionError {
     #[error("encoding a view value: {0}")]
     Encode(#[from] serde_json::Error),
 
+    /// A domain event could not be encoded (a bug in the watcher, not data).
+    #[error("domain: {0}")]
+    Domain(#[from] casebook_domain::DomainError),
+
     /// A file or directory operation failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),

@@ -84,6 +84,42 @@ impl Granularity {
         }
     }
 
+    /// How coarse: a day 0, a month 1, a quarter 2, a year 3.
+    fn rank(self) -> u8 {
+        match self {
+            Self::Day => 0,
+            Self::Month => 1,
+            Self::Quarter => 2,
+            Self::Year => 3,
+        }
+    }
+
+    /// The first day of the period holding `date`.
+    fn first_day(self, date: NaiveDate) -> NaiveDate {
+        let (y, m) = (date.year(), date.month());
+        let first = match self {
+            Self::Day => return date,
+            Self::Month => NaiveDate::from_ymd_opt(y, m, 1),
+            Self::Quarter => NaiveDate::from_ymd_opt(y, (m - 1) / 3 * 3 + 1, 1),
+            Self::Year => NaiveDate::from_ymd_opt(y, 1, 1),
+        };
+        first.unwrap_or(date)
+    }
+
+    /// The last day of the period holding `date`.
+    fn last_day(self, date: NaiveDate) -> NaiveDate {
+        let months = match self {
+            Self::Day => return date,
+            Self::Month => 1,
+            Self::Quarter => 3,
+            Self::Year => 12,
+        };
+        self.first_day(date)
+            .checked_add_months(chrono::Months::new(months))
+            .and_then(|next| next.pred_opt())
+            .unwrap_or(date)
+    }
+
     /// The period number of a date: 20240304, 202403, 20241, 2024.
     fn period(self, date: NaiveDate) -> u32 {
         let (y, m, d) = (date.year().max(0) as u32, date.month(), date.day());
@@ -406,12 +442,16 @@ impl FiguresView {
                             topic.as_bytes(),
                         ],
                     );
+                    if let Some(n) = s.held_mut::<Counters>(&k) {
+                        bump(n);
+                        continue;
+                    }
                     let mut n = s
                         .get_raw(&k)?
                         .map(|b| Counters::from_bytes(&b))
                         .unwrap_or_default();
                     bump(&mut n);
-                    s.put_raw(k, n.to_bytes());
+                    s.hold(k, n, encode_counters);
                 }
             }
         }
@@ -437,17 +477,37 @@ impl FiguresView {
                             topic.as_bytes(),
                         ],
                     );
+                    if let Some(h) = s.held_mut::<Histogram<u64>>(&k) {
+                        h.saturating_record(seconds);
+                        continue;
+                    }
                     let mut h = match s.get_raw(&k)? {
                         Some(bytes) => decode_histogram(&bytes)?,
                         None => new_histogram()?,
                     };
                     h.saturating_record(seconds);
-                    s.put_raw(k, encode_histogram(&h)?);
+                    s.hold(k, h, encode_held_histogram);
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Encodes counters held in a batch (see `Staging::hold`).
+fn encode_counters(value: &dyn std::any::Any) -> Result<Vec<u8>> {
+    value
+        .downcast_ref::<Counters>()
+        .map(|n| n.to_bytes())
+        .ok_or_else(|| corrupt("held counters of another type".into()))
+}
+
+/// Encodes a histogram held in a batch.
+fn encode_held_histogram(value: &dyn std::any::Any) -> Result<Vec<u8>> {
+    value
+        .downcast_ref::<Histogram<u64>>()
+        .ok_or_else(|| corrupt("held histogram of another type".into()))
+        .and_then(encode_histogram)
 }
 
 fn encode_histogram(h: &Histogram<u64>) -> Result<Vec<u8>> {
@@ -567,7 +627,11 @@ pub fn report(
             "period ends ({to}) before it starts ({from})"
         )));
     }
-    let range = (granularity.period(from), granularity.period(to));
+    let (first, last) = (granularity.first_day(from), granularity.last_day(to));
+    let read_as = tiling(granularity, first, last);
+    let range = (read_as.period(first), read_as.period(last));
+    let granularity_asked = granularity;
+    let granularity = read_as;
     let mut by_topic: BTreeMap<String, Acc> = BTreeMap::new();
     for root in units::jurisdiction_roots(tree, FiguresView::NAME, unit)? {
         gather(tree, root, granularity, range, now, &mut by_topic)?;
@@ -593,13 +657,25 @@ pub fn report(
     }
     Ok(FiguresReport {
         unit,
-        granularity,
+        granularity: granularity_asked,
         from,
         to,
         total,
         by_topic,
         by_unit,
     })
+}
+
+/// The coarsest granularity whose whole periods cover exactly the days
+/// `first..=last` (whole periods of `asked`): counts add and histograms
+/// merge exactly, so the sums are the same from fewer keys. A year asked
+/// by months reads one year's keys instead of twelve months'.
+fn tiling(asked: Granularity, first: NaiveDate, last: NaiveDate) -> Granularity {
+    [Granularity::Year, Granularity::Quarter, Granularity::Month]
+        .into_iter()
+        .filter(|g| g.rank() >= asked.rank())
+        .find(|g| g.first_day(first) == first && g.last_day(last) == last)
+        .unwrap_or(asked)
 }
 
 fn gather(
@@ -672,4 +748,65 @@ pub fn deadlines_before(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{tiling, Granularity};
+    use chrono::NaiveDate;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn aligned_ranges_are_read_from_the_coarsest_periods_that_tile_them() {
+        let check = |asked, from, to, expected| {
+            let (first, last) = (
+                Granularity::first_day(asked, from),
+                Granularity::last_day(asked, to),
+            );
+            assert_eq!(
+                tiling(asked, first, last),
+                expected,
+                "{asked:?} {from} {to}"
+            );
+        };
+        check(
+            Granularity::Month,
+            day(2024, 1, 1),
+            day(2024, 12, 31),
+            Granularity::Year,
+        );
+        check(
+            Granularity::Month,
+            day(2024, 1, 15),
+            day(2024, 6, 10),
+            Granularity::Quarter,
+        );
+        check(
+            Granularity::Month,
+            day(2024, 2, 3),
+            day(2024, 3, 1),
+            Granularity::Month,
+        );
+        check(
+            Granularity::Day,
+            day(2024, 2, 1),
+            day(2024, 2, 29),
+            Granularity::Month,
+        );
+        check(
+            Granularity::Day,
+            day(2024, 3, 2),
+            day(2024, 3, 5),
+            Granularity::Day,
+        );
+        check(
+            Granularity::Year,
+            day(2023, 5, 5),
+            day(2024, 1, 1),
+            Granularity::Year,
+        );
+    }
 }

@@ -141,7 +141,7 @@ fn apply_case(
 }
 
 /// The status a case event leads to, if it changes it.
-fn status_after(payload: &Payload) -> Option<Status> {
+pub(crate) fn status_after(payload: &Payload) -> Option<Status> {
     Some(match payload {
         Payload::ConcernReported(_) => Status::Reported,
         Payload::ConcernAcknowledged(_) => Status::Acknowledged,

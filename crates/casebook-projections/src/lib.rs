@@ -1,6 +1,32 @@
 //! Workers that tail the log and build the views that queries read: cases,
-//! resolution figures and households (members, search and the deadline
-//! watcher are still to come; see issue 4).
+//! resolution figures, households, members and full-text search; and the
+//! deadline watcher, which writes the warnings the views then show.
+//!
+//! Every view is rebuilt from the log alone, and each event takes effect
+//! in it exactly once, also across crashes: a view's batch and its
+//! checkpoint are written atomically (one sled `apply_batch` for the sled
+//! views, one tantivy commit with the checkpoint as its payload for
+//! search). A view that cannot apply an event stops there and says so in
+//! [`Projections::status`]; it never skips one. Answers that depend on the
+//! clock (overdue, due soon, not visited for N days) are computed at query
+//! time from stored deadlines and times and a caller-given `now`.
+//!
+//! # Why tantivy for search
+//! The issue offered tantivy or a better choice. A hand-made inverted index
+//! in sled would share the sled views' atomic checkpoint, but it would need
+//! its own tokenising, scoring and snippets, and sled charges per key, so
+//! a posting per word and case would make it the slowest view to build.
+//! SQLite FTS5 would add a second storage engine with its own durability
+//! rules. tantivy gives BM25 ranking, snippets, and a commit whose payload
+//! holds our checkpoint in the same atomic switch of `meta.json` as the
+//! documents, which is exactly the exactly-once property the sled views
+//! get from `apply_batch`. Diacritics are handled outside tantivy, in
+//! plain Rust (`search::fold`), so the folding is testable on its own and
+//! the index holds both the exact and the folded text: exact matches rank
+//! first by construction (two searches, exact hits first), not by tuning
+//! boosts. Because a commit costs several fsyncs, search commits at most
+//! every few seconds and keeps the documents applied meanwhile in memory,
+//! searched beside the index (see `search`).
 //!
 //! # Layout
 //! - `worker`: the generic worker (catch-up subscription, batches,
@@ -8,9 +34,12 @@
 //! - `sled_view`, `staging`, `keys`, `units`: how sled views store a batch
 //!   and its checkpoint atomically, their keys, and their unit tree.
 //! - `decode`: log record to domain event.
-//! - `cases`, `figures`, `households`: the sled views and their queries.
+//! - `cases`, `figures`, `households`, `members`: the sled views and their
+//!   queries.
+//! - `search`: the tantivy index, Vietnamese folding, and its queries.
+//! - `watcher`: the deadline watcher and its injectable [`Clock`].
 //! - `projections`: the [`Projections`] handle: open, start, status,
-//!   wait_for, rebuild, and the typed queries.
+//!   wait_for, rebuild, the typed queries and the watcher.
 //! - [`testkit`]: a deterministic generator of realistic histories.
 //! - `error`: [`ProjectionError`].
 
@@ -20,11 +49,14 @@ mod error;
 mod figures;
 mod households;
 mod keys;
+mod members;
 mod projections;
+mod search;
 mod sled_view;
 mod staging;
 pub mod testkit;
 mod units;
+mod watcher;
 mod worker;
 
 pub use cases::{
@@ -33,5 +65,11 @@ pub use cases::{
 pub use error::{ProjectionError, Result};
 pub use figures::{Counters, Figures, FiguresReport, Granularity, UnitFigures};
 pub use households::HouseholdRow;
-pub use projections::{Projections, ViewStatus, VIEWS_DIR};
+pub use members::{MemberWorkload, VISITS_WINDOW_DAYS};
+pub use projections::{Projections, ViewStatus, SEARCH_DIR, VIEWS_DIR};
+pub use search::{fold, SearchHit, COMMIT_EVENTS_MAX, SEARCH_HITS_MAX};
+pub use watcher::{
+    warning_id, Clock, SystemClock, TokioClock, WatchReport, TICK_WARNINGS_MAX, WATCHER_ACTOR,
+    WATCHER_NAMESPACE, WATCH_INTERVAL,
+};
 pub use worker::{Health, BATCH_EVENTS_MAX};

@@ -15,11 +15,17 @@ use crate::cases::{self, CaseFilter, CasePage, CaseRow, CaseSort, CasesView};
 use crate::error::{ProjectionError, Result};
 use crate::figures::{self, FiguresReport, FiguresView, Granularity};
 use crate::households::{self, HouseholdRow, HouseholdsView};
+use crate::members::{self, MemberWorkload, MembersView};
+use crate::search::{self, SearchFactory, SearchHit, SearchServing, SearchTarget};
 use crate::sled_view::{SledFactory, SledTarget, SledView};
+use crate::units;
+use crate::watcher::{self, Clock, WatchReport, Watcher};
 use crate::worker::{self, Active, Factory, Health, Registry, Role, Slot, Target, WorkerSpec};
 
 /// The directory of the views' database, under the data directory.
 pub const VIEWS_DIR: &str = "views";
+/// The directory of the search index's generations, under the data directory.
+pub const SEARCH_DIR: &str = "search";
 
 /// How one view is doing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,8 +50,8 @@ pub struct ViewStatus {
 
 /// Starts a worker; called once by `start`.
 type Starter = Box<dyn FnOnce() -> tokio::task::JoinHandle<()> + Send>;
-/// Starts a rebuild; `Ok(false)` if one is already running.
-type Rebuilder = Box<dyn Fn() -> Result<bool> + Send + Sync>;
+/// Starts a rebuild; `Ok(None)` if one is already running.
+type Rebuilder = Box<dyn Fn() -> Result<Option<tokio::task::JoinHandle<()>>> + Send + Sync>;
 
 /// A view set up by `open`: its slot, its entry, its worker's start.
 type Prepared<S> = (Arc<Slot<S>>, Entry, Starter);
@@ -72,6 +78,8 @@ struct Inner {
     cases: Arc<Slot<sled::Tree>>,
     figures: Arc<Slot<sled::Tree>>,
     households: Arc<Slot<sled::Tree>>,
+    members: Arc<Slot<sled::Tree>>,
+    search: Arc<Slot<SearchServing>>,
     entries: Vec<Entry>,
     starters: Mutex<Vec<Starter>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -197,8 +205,26 @@ impl Projections {
         let (figures, figures_entry, figures_start) = sled_view(&setup, &db, figures_view)?;
         let (households, households_entry, households_start) =
             sled_view(&setup, &db, HouseholdsView)?;
-        let entries = vec![cases_entry, figures_entry, households_entry];
-        let starters = vec![cases_start, figures_start, households_start];
+        let (members, members_entry, members_start) = sled_view(&setup, &db, MembersView)?;
+        let search_factory: Arc<dyn Factory<SearchTarget>> = Arc::new(SearchFactory {
+            root: data_dir.as_ref().join(SEARCH_DIR),
+        });
+        let (search, search_entry, search_start) =
+            setup.view(search::NAME, search::VERSION, search_factory)?;
+        let entries = vec![
+            cases_entry,
+            figures_entry,
+            households_entry,
+            members_entry,
+            search_entry,
+        ];
+        let starters = vec![
+            cases_start,
+            figures_start,
+            households_start,
+            members_start,
+            search_start,
+        ];
         Ok(Self {
             inner: Arc::new(Inner {
                 log,
@@ -206,6 +232,8 @@ impl Projections {
                 cases,
                 figures,
                 households,
+                members,
+                search,
                 entries,
                 starters: Mutex::new(starters),
                 tasks: Mutex::new(Vec::new()),
@@ -238,6 +266,36 @@ impl Projections {
         for task in tasks {
             let _ = task.await;
         }
+    }
+
+    /// Starts the deadline watcher on the current tokio runtime: it looks
+    /// at once, then every `interval` (see [`watcher::WATCH_INTERVAL`]),
+    /// reading `clock`, and stops with [`Projections::shutdown`]. The
+    /// receiver sees each tick's report.
+    pub fn watch_deadlines(
+        &self,
+        clock: impl Clock,
+        interval: Duration,
+    ) -> watch::Receiver<WatchReport> {
+        let watcher = Watcher {
+            log: self.inner.log.clone(),
+            policy: self.inner.policy.clone(),
+            cases: self.inner.cases.clone(),
+            figures: self.inner.figures.clone(),
+            given: std::collections::HashSet::new(),
+        };
+        let (reports, receiver) = watch::channel(WatchReport::default());
+        let task = tokio::spawn(watcher::run(
+            watcher,
+            Arc::new(clock),
+            interval,
+            reports,
+            self.inner.shutdown.subscribe(),
+        ));
+        if let Ok(mut tasks) = self.inner.tasks.lock() {
+            tasks.push(task);
+        }
+        receiver
     }
 
     /// The policy queries judge deadlines by.
@@ -320,7 +378,8 @@ impl Projections {
 
     /// Rebuilds a view from the start of the log into a new generation while
     /// the current one serves; swaps when caught up. `Ok(false)` if a
-    /// rebuild of that view is already running.
+    /// rebuild of that view is already running. Call it inside the tokio
+    /// runtime that runs the workers; [`Projections::shutdown`] waits for it.
     pub fn rebuild(&self, name: &str) -> Result<bool> {
         let entry = self
             .inner
@@ -328,7 +387,13 @@ impl Projections {
             .iter()
             .find(|e| e.name == name)
             .ok_or_else(|| ProjectionError::UnknownView(name.to_owned()))?;
-        (entry.rebuild)()
+        let Some(handle) = (entry.rebuild)()? else {
+            return Ok(false);
+        };
+        if let Ok(mut tasks) = self.inner.tasks.lock() {
+            tasks.push(handle);
+        }
+        Ok(true)
     }
 
     /// The names of every view.
@@ -377,6 +442,72 @@ impl Projections {
     /// One household: its members now and before, its cases, its last visit.
     pub fn household(&self, id: casebook_domain::HouseholdId) -> Result<Option<HouseholdRow>> {
         households::get(&self.inner.households.serving(), id)
+    }
+
+    /// A member's workload at `now`: households assigned now, open and
+    /// overdue cases, visits in the last 30 days, and the households not
+    /// visited in the `not_visited_days` before `now`. `None` for a person
+    /// the view has never seen assigned to anything.
+    pub fn member(
+        &self,
+        member: casebook_domain::PersonId,
+        now: DateTime<Utc>,
+        not_visited_days: u32,
+    ) -> Result<Option<MemberWorkload>> {
+        members::workload(&self.inner.members.serving(), member, now, not_visited_days)
+    }
+
+    /// Cases in `unit`'s jurisdiction whose text holds every word of
+    /// `query`, diacritics or not; those matching as written come first.
+    /// At most `limit` (≤ [`search::SEARCH_HITS_MAX`]) hits. The hits carry
+    /// text: the caller checks that the reader may see each case.
+    pub fn search(
+        &self,
+        unit: casebook_domain::UnitId,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let tree = self.inner.cases.serving();
+        let roots = units::jurisdiction_roots(
+            &tree,
+            <CasesView as crate::sled_view::SledView>::NAME,
+            unit,
+        )?;
+        let hamlets = units::below(
+            &tree,
+            <CasesView as crate::sled_view::SledView>::NAME,
+            &roots,
+        )?;
+        search::search(&self.inner.search.serving(), query, &hamlets, limit)
+    }
+
+    /// Every entry of a view's serving generation, in key order, without
+    /// its checkpoint (for the search index: each document's case, hamlet
+    /// and text as JSON). For tests and audits that compare a view with
+    /// one rebuilt from scratch; it reads the whole view.
+    pub fn view_contents(&self, name: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let slot = match name {
+            "cases" => &self.inner.cases,
+            "figures" => &self.inner.figures,
+            "households" => &self.inner.households,
+            "members" => &self.inner.members,
+            "search" => {
+                let docs = search::contents(&self.inner.search.serving())?;
+                return docs
+                    .into_iter()
+                    .map(|d| Ok((d[0].clone().into_bytes(), serde_json::to_vec(&d)?)))
+                    .collect();
+            }
+            other => return Err(ProjectionError::UnknownView(other.to_owned())),
+        };
+        let mut out = Vec::new();
+        for entry in slot.serving().iter() {
+            let (k, v) = entry?;
+            if k.as_ref() != crate::keys::CHECKPOINT_KEY {
+                out.push((k.to_vec(), v.to_vec()));
+            }
+        }
+        Ok(out)
     }
 
     /// Open cases in `unit`'s subtree whose deadline clock runs and whose

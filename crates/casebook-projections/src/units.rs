@@ -17,6 +17,9 @@ use crate::staging::{Source, Staging};
 
 /// Tag of unit nodes.
 const TAG_UNIT: u8 = b'u';
+/// Most units gathered below a jurisdiction: a whole country's posts,
+/// communes and hamlets with room to spare; more means damaged data.
+const UNITS_MAX: usize = 100_000;
 /// Deepest path followed: province, post, commune, hamlet, with room to
 /// spare; a longer walk means a cycle in damaged data and is cut.
 const DEPTH_MAX: usize = 8;
@@ -133,4 +136,40 @@ pub fn jurisdiction_roots(
         }
     }
     Ok(roots)
+}
+
+/// Every unit in the subtrees of `roots`, the roots included.
+pub fn below(source: &impl Source, view: &'static str, roots: &[UnitId]) -> Result<Vec<UnitId>> {
+    let mut out: Vec<UnitId> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut queue: std::collections::VecDeque<UnitId> = roots.iter().copied().collect();
+    while let Some(unit) = queue.pop_front() {
+        if out.len() >= UNITS_MAX || !seen.insert(unit) {
+            continue;
+        }
+        out.push(unit);
+        if let Some(n) = node(source, view, unit)? {
+            queue.extend(n.children);
+        }
+    }
+    Ok(out)
+}
+
+/// The units without a parent (the provinces), from a view's tree.
+pub fn roots(tree: &sled::Tree, view: &'static str) -> Result<Vec<UnitId>> {
+    let mut out = Vec::new();
+    for entry in tree.scan_prefix([TAG_UNIT]) {
+        let (k, v) = entry?;
+        let n: UnitNode =
+            serde_json::from_slice(&v).map_err(|e| crate::ProjectionError::Corrupt {
+                view,
+                reason: e.to_string(),
+            })?;
+        if n.parent.is_none() {
+            if let Some(id) = crate::keys::uuid_from(&k[1..]) {
+                out.push(UnitId(id));
+            }
+        }
+    }
+    Ok(out)
 }

@@ -24,7 +24,7 @@ use crate::staging::Source;
 /// Most events applied in one batch: large enough that a rebuild pays one
 /// sled batch (and one read of each row) per few thousand events, small
 /// enough that a batch's staged writes stay a few megabytes.
-pub const BATCH_EVENTS_MAX: usize = 4096;
+pub const BATCH_EVENTS_MAX: usize = 16_384;
 
 /// How long a worker waits before retrying after the log said it is
 /// unavailable for a moment; a damaged log stops the worker instead.
@@ -43,6 +43,12 @@ pub trait Target: Send + 'static {
 
     /// A handle for queries.
     fn serving(&self) -> Self::Serving;
+
+    /// Makes durable what `apply` kept only in memory (on a clean
+    /// shutdown); the default has nothing to do.
+    fn close(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Opens and drops generations of one view's storage.
@@ -271,20 +277,23 @@ pub fn spawn<T: Target>(spec: WorkerSpec<T>, target: T, role: Role) -> tokio::ta
     })
 }
 
-/// Starts a rebuild of `slot` into a new generation, unless one runs.
-pub fn start_rebuild<T: Target>(spec: WorkerSpec<T>) -> Result<bool> {
+/// Starts a rebuild of `slot` into a new generation, unless one runs
+/// (`None`); the handle lets a shutdown wait for its worker.
+pub fn start_rebuild<T: Target>(
+    spec: WorkerSpec<T>,
+) -> Result<Option<tokio::task::JoinHandle<()>>> {
     let current = Active {
         version: spec.slot.version,
         generation: spec.slot.generation(),
     };
     let generation = current.generation + 1;
     if !spec.slot.set_building(Some(generation)) {
-        return Ok(false);
+        return Ok(None);
     }
     spec.slot.set_building(None);
     spec.factory.discard(spec.slot.version, generation)?;
     let target = spec.factory.open(spec.slot.version, generation)?;
-    spawn(
+    let handle = spawn(
         spec,
         target,
         Role::Building {
@@ -292,7 +301,7 @@ pub fn start_rebuild<T: Target>(spec: WorkerSpec<T>) -> Result<bool> {
             replaces: current,
         },
     );
-    Ok(true)
+    Ok(Some(handle))
 }
 
 async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> Result<()> {
@@ -302,7 +311,10 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
     let mut generation = spec.slot.generation.subscribe();
     let mut applied = checkpoint.map_or(0, |p| p + 1);
     loop {
-        if *shutdown.borrow() || retired(role, *generation.borrow()) {
+        if *shutdown.borrow() {
+            return target.close();
+        }
+        if retired(role, *generation.borrow()) {
             return Ok(());
         }
         if let Role::Building {
@@ -334,9 +346,13 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
         let (decoded, failure) = decode_batch(&records);
         if let Some(last) = decoded.last() {
             let last_position = last.position;
-            target = apply_blocking(target, decoded)
-                .await
-                .map_err(|err| fail(&spec.slot, applied, "apply", err))?;
+            target = match apply_blocking(target, decoded).await {
+                Ok(target) => target,
+                // A rebuilt generation took over and dropped this one's
+                // storage under it: its work is moot, not a failure.
+                Err(_) if retired(role, *generation.borrow()) => return Ok(()),
+                Err(err) => return Err(fail(&spec.slot, applied, "apply", err)),
+            };
             applied = last_position + 1;
             publish(&spec, role, applied);
         }
@@ -372,8 +388,18 @@ async fn apply_blocking<T: Target>(mut target: T, events: Vec<Decoded>) -> Resul
 
 fn publish<T: Target>(spec: &WorkerSpec<T>, role: Role, applied: u64) {
     match role {
-        Role::Serving { .. } => {
-            spec.slot.applied.send_replace(applied);
+        // Checked under the channel's lock: a worker that a rebuilt
+        // generation replaced must never move `applied` (promote switches
+        // the generation before it sets `applied`).
+        Role::Serving { generation } => {
+            let slot = &spec.slot;
+            slot.applied.send_if_modified(|current| {
+                let serving = slot.generation() == generation;
+                if serving {
+                    *current = applied;
+                }
+                serving
+            });
         }
         Role::Building { .. } => spec.slot.set_health(Health::Rebuilding { applied }),
     }
@@ -398,8 +424,8 @@ fn promote<T: Target>(
         Ok(mut guard) => *guard = target.serving(),
         Err(poisoned) => *poisoned.into_inner() = target.serving(),
     }
-    spec.slot.applied.send_replace(applied);
     spec.slot.generation.send_replace(generation);
+    spec.slot.applied.send_replace(applied);
     spec.slot.set_building(None);
     spec.slot.set_health(Health::Running);
     spec.factory

@@ -60,3 +60,65 @@ pub async fn append(log: &SledLog, events: &[Generated]) {
         log.append_multi(parts).await.unwrap();
     }
 }
+
+/// The hand-written history of `known`, appended to a fresh log, with every
+/// view caught up.
+pub struct Known {
+    _dir: tempfile::TempDir,
+    log: SledLog,
+    pub projections: Projections,
+}
+
+impl Known {
+    /// Shuts the views down, opens them again over the same log and waits.
+    pub async fn reopen(self) -> Self {
+        self.projections.shutdown().await;
+        drop(self.projections);
+        let projections = open_when_unlocked(&self.log, self._dir.path());
+        projections.start();
+        projections
+            .wait_for(self.log.len() - 1, WAIT)
+            .await
+            .unwrap();
+        Known {
+            projections,
+            ..self
+        }
+    }
+
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SledLog::open(dir.path().join("log")).unwrap();
+        append(&log, &crate::known::history()).await;
+        let projections =
+            Projections::open(log.clone(), dir.path(), casebook_domain::Policy::default()).unwrap();
+        projections.start();
+        projections.wait_for(log.len() - 1, WAIT).await.unwrap();
+        Known {
+            _dir: dir,
+            log,
+            projections,
+        }
+    }
+}
+
+/// sled's I/O threads may hold the views' file lock for a moment after the
+/// last handle is dropped; a reopen in the same process waits for them, as
+/// a new process would not need to.
+pub fn open_when_unlocked(log: &SledLog, dir: &Path) -> Projections {
+    let mut tries = 0;
+    loop {
+        match Projections::open(log.clone(), dir, casebook_domain::Policy::default()) {
+            Err(casebook_projections::ProjectionError::Storage(e))
+                if e.to_string().contains("lock") && tries < LOCK_TRIES_MAX =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
+/// 50 ms apart: 5 s in all.
+const LOCK_TRIES_MAX: u32 = 100;

@@ -2,6 +2,10 @@
 //! answers on a known history, search, the deadline watcher, and crashes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod crashes;
 mod figures;
 mod harness;
+mod known;
+mod views;
+mod watcher;
 mod workers;

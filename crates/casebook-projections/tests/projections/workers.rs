@@ -99,3 +99,47 @@ async fn a_restart_resumes_from_the_checkpoint_and_a_rebuild_gives_the_same_view
         .unwrap();
     assert_eq!(before, after);
 }
+
+/// Every page of a list, followed to the end.
+fn all_pages(
+    h: &Harness,
+    filter: &CaseFilter,
+    sort: CaseSort,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<casebook_domain::ConcernId> {
+    let (mut seen, mut cursor) = (Vec::new(), None);
+    loop {
+        let page = h
+            .projections
+            .cases(filter, sort, 13, cursor.as_deref(), now)
+            .unwrap();
+        seen.extend(page.items.iter().map(|i| i.row.concern.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return seen,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_of_open_cases_read_the_open_index_and_match_the_full_list() {
+    use casebook_domain::Status;
+    let mut h = Harness::new(6).await;
+    h.feed(1_500).await;
+    let now = h.generator.now();
+    let open = [Status::Acknowledged, Status::InProgress];
+    for sort in [CaseSort::Newest, CaseSort::DueDate] {
+        let everything = all_pages(&h, &CaseFilter::unit(h.generator.province), sort, now);
+        let expected: Vec<_> = everything
+            .into_iter()
+            .filter(|c| open.contains(&h.projections.case(*c).unwrap().unwrap().concern.status))
+            .collect();
+        let filter = CaseFilter {
+            statuses: open.to_vec(),
+            ..CaseFilter::unit(h.generator.province)
+        };
+        let listed = all_pages(&h, &filter, sort, now);
+        assert!(!listed.is_empty());
+        assert_eq!(listed, expected, "{sort:?}");
+    }
+}

@@ -1,0 +1,186 @@
+//! `casebook-bench projections`: how fast the views are built and read, on
+//! a log of realistic cases made by the projections' testkit (every event
+//! out of the domain's `decide`, a province the size of the seeds').
+//!
+//! - Rebuild: every view built from position 0 of a 1,000,000-event log,
+//!   beside `SledLog::iter_all` over the same log in the same run (the
+//!   floor: a view cannot be built faster than the log is read).
+//! - Lag: with the views caught up, appends at a steady rate; for each
+//!   append, the time from its acknowledgement until every view has it.
+//! - Queries: in-process latency of a filtered, paginated case list and of
+//!   the resolution figures, for a commune and for the province.
+//!
+//! # Layout
+//! - `fill`: generates the history and appends it once, in large appends.
+//! - `lag`: the steady appender and the lag measurement.
+//! - `queries`: the list and figures latencies.
+
+mod fill;
+mod lag;
+mod queries;
+
+use crate::error::{BenchError, Result};
+use crate::latency::Percentiles;
+use casebook_domain::Policy;
+use casebook_log::SledLog;
+use casebook_projections::Projections;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Events in the log that is rebuilt in a full run: the million.
+const EVENTS_FULL: u64 = 1_000_000;
+/// The same with `--quick`: enough for every view to have real content.
+const EVENTS_QUICK: u64 = 30_000;
+/// Seconds of steady appends while lag is measured, full run.
+const LAG_DURATION_FULL: Duration = Duration::from_secs(10);
+/// The same with `--quick`.
+const LAG_DURATION_QUICK: Duration = Duration::from_secs(2);
+/// Appends per second while lag is measured: a busy province at peak
+/// (the brief's "millions of events a year" is a few hundred a second at
+/// the busiest hour of a whole country), one event each.
+const LAG_APPENDS_PER_S: u64 = 200;
+/// Queries timed per kind in a full run: enough for a stable p99.
+const QUERY_SAMPLES_FULL: usize = 2_000;
+/// The same with `--quick`.
+const QUERY_SAMPLES_QUICK: usize = 200;
+/// How long a rebuild may take before the run is declared broken.
+const REBUILD_TIMEOUT: Duration = Duration::from_secs(3_600);
+
+/// A validated run of `casebook-bench projections`.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Whether this is the short run.
+    pub quick: bool,
+    /// Events in the log.
+    pub events: u64,
+    /// How long appends run while lag is measured.
+    pub lag_duration: Duration,
+    /// Queries timed per kind.
+    pub query_samples: usize,
+    /// Where the temporary data directories go.
+    pub dir: PathBuf,
+}
+
+impl Plan {
+    /// The plan for `--quick` or a full run, under `dir` (or the temp dir).
+    pub fn new(quick: bool, dir: Option<PathBuf>) -> Self {
+        let (events, lag_duration, query_samples) = if quick {
+            (EVENTS_QUICK, LAG_DURATION_QUICK, QUERY_SAMPLES_QUICK)
+        } else {
+            (EVENTS_FULL, LAG_DURATION_FULL, QUERY_SAMPLES_FULL)
+        };
+        Plan {
+            quick,
+            events,
+            lag_duration,
+            query_samples,
+            dir: dir.unwrap_or_else(std::env::temp_dir),
+        }
+    }
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone)]
+pub struct ProjectionFigures {
+    /// The plan it ran.
+    pub plan: Plan,
+    /// Events in the log.
+    pub events: u64,
+    /// Cases among them.
+    pub cases: u64,
+    /// Views built.
+    pub views: usize,
+    /// `iter_all(0)` over the whole log, events/s.
+    pub read_all_events_per_s: f64,
+    /// Every view built from scratch, events/s (wall time until all caught up).
+    pub rebuild_events_per_s: f64,
+    /// Seconds the rebuild took.
+    pub rebuild_seconds: f64,
+    /// Appends per second while lag was measured.
+    pub lag_appends_per_s: u64,
+    /// Appends measured.
+    pub lag_samples: u64,
+    /// Acknowledged append → every view has it.
+    pub lag: Percentiles,
+    /// Latencies of the case lists (commune and province).
+    pub list: queries::QueryFigures,
+    /// Latencies of the figures (commune and province).
+    pub figures: queries::QueryFigures,
+}
+
+/// Fills a log, then measures the read floor, the rebuild, the lag and the queries.
+pub async fn run(plan: &Plan) -> Result<ProjectionFigures> {
+    let root = tempfile::Builder::new()
+        .prefix("casebook-bench-projections-")
+        .tempdir_in(&plan.dir)
+        .map_err(|source| BenchError::io("creating the benchmark directory", source))?;
+    let log = SledLog::open(root.path().join("log"))?;
+    let mut history = fill::History::new();
+    let cases = history.fill(&log, plan.events).await?;
+    let read_all_events_per_s = read_all(&log).await?;
+    let (projections, rebuild_seconds) = rebuild(&log, root.path()).await?;
+    let events = log.len();
+    let rebuild_events_per_s = events as f64 / rebuild_seconds;
+    tracing::info!(events, rebuild_events_per_s, "views rebuilt");
+    let world = history.world();
+    let list = queries::list(&projections, &world, plan.query_samples, history.now())?;
+    let figures = queries::figures(&projections, &world, plan.query_samples, history.now())?;
+    let lag = lag::run(
+        &log,
+        &projections,
+        &mut history,
+        plan.lag_duration,
+        LAG_APPENDS_PER_S,
+    )
+    .await?;
+    let views = projections.view_names().len();
+    projections.shutdown().await;
+    drop(projections);
+    drop(log);
+    tokio::task::spawn_blocking(move || root.close())
+        .await?
+        .map_err(|source| BenchError::io("removing the benchmark directory", source))?;
+    Ok(ProjectionFigures {
+        plan: plan.clone(),
+        events,
+        cases,
+        views,
+        read_all_events_per_s,
+        rebuild_events_per_s,
+        rebuild_seconds,
+        lag_appends_per_s: LAG_APPENDS_PER_S,
+        lag_samples: lag.count,
+        lag: lag.percentiles,
+        list,
+        figures,
+    })
+}
+
+/// The best of three whole-log reads, events/s.
+async fn read_all(log: &SledLog) -> Result<f64> {
+    let log = log.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut best = 0.0_f64;
+        for _ in 0..3 {
+            let started = Instant::now();
+            let mut count = 0_u64;
+            for event in log.iter_all(0) {
+                std::hint::black_box(event?);
+                count += 1;
+            }
+            best = best.max(count as f64 / started.elapsed().as_secs_f64());
+        }
+        Ok(best)
+    })
+    .await?
+}
+
+/// Opens the views in a fresh directory and times them catching up.
+async fn rebuild(log: &SledLog, root: &Path) -> Result<(Projections, f64)> {
+    let projections = Projections::open(log.clone(), root.join("views"), Policy::default())?;
+    let head = log.len().saturating_sub(1);
+    let started = Instant::now();
+    projections.start();
+    projections.wait_for(head, REBUILD_TIMEOUT).await?;
+    Ok((projections, started.elapsed().as_secs_f64()))
+}

@@ -1,0 +1,348 @@
+//! The members view: each member's workload — the households assigned to
+//! them now, their open and overdue cases, their visits, and the households
+//! they have not visited for a while.
+//!
+//! Overdue and "not visited for N days" depend on the clock, so the view
+//! stores deadlines and visit times and the query judges them at the
+//! caller's `now`; nothing is rewritten as time passes.
+//!
+//! Keys:
+//! - `m` member → [`MemberRow`] (JSON): households assigned now (and since
+//!   when), cases assigned to them in person.
+//! - `h` household → [`HouseholdLoad`] (JSON): its members now, its cases,
+//!   its last visit.
+//! - `c` case → [`CaseLoad`] (JSON): its households, its person, its status
+//!   and deadline.
+//! - `v` member, visit time, case, position → (): one entry per visit the
+//!   member recorded, so "visits in the last 30 days" is one range scan.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use casebook_domain::{
+    ActionKind, Assignee, ConcernId, HouseholdId, Payload, PersonId, Status, StreamId,
+};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::decode::Decoded;
+use crate::error::Result;
+use crate::households::status_after;
+use crate::keys::{id, key, time};
+use crate::sled_view::SledView;
+use crate::staging::{Source, Staging};
+
+const TAG_MEMBER: u8 = b'm';
+const TAG_HOUSEHOLD: u8 = b'h';
+const TAG_CASE: u8 = b'c';
+const TAG_VISIT: u8 = b'v';
+
+/// The window of "visits in the last N days" in a workload: a month, the
+/// rhythm at which the directive asks members to see their households.
+pub const VISITS_WINDOW_DAYS: i64 = 30;
+
+/// The members view.
+#[derive(Debug)]
+pub struct MembersView;
+
+/// One member as the view keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemberRow {
+    /// Households assigned to the member now, with the field time the
+    /// assignment started.
+    pub households: BTreeMap<HouseholdId, DateTime<Utc>>,
+    /// Cases assigned to the member in person now.
+    pub cases: BTreeSet<ConcernId>,
+}
+
+/// What the view keeps of one household.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HouseholdLoad {
+    /// Members responsible for it now.
+    pub members: BTreeSet<PersonId>,
+    /// Every case of the household.
+    pub cases: BTreeSet<ConcernId>,
+    /// The field time of the last visit recorded on one of its cases.
+    pub last_visit: Option<DateTime<Utc>>,
+}
+
+/// What the view keeps of one case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseLoad {
+    /// The households that raised it.
+    pub households: Vec<HouseholdId>,
+    /// The person it is assigned to, if assigned in person.
+    pub person: Option<PersonId>,
+    /// Its status.
+    pub status: Status,
+    /// Its deadline, once acknowledged.
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+impl CaseLoad {
+    fn open(&self) -> bool {
+        !matches!(
+            self.status,
+            Status::Resolved | Status::Closed | Status::Merged | Status::Withdrawn
+        )
+    }
+
+    /// Past its deadline at `now` with the clock running (as
+    /// `Policy::deadline_status` judges it: a paused case is not overdue).
+    fn overdue(&self, now: DateTime<Utc>) -> bool {
+        let running = matches!(self.status, Status::Acknowledged | Status::InProgress);
+        running && self.deadline.is_some_and(|d| now >= d)
+    }
+}
+
+/// A member's workload at a moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberWorkload {
+    /// The member.
+    pub member_id: PersonId,
+    /// Households assigned to them now.
+    pub households: Vec<HouseholdId>,
+    /// Open cases of those households and cases assigned to them in person.
+    pub open_cases: u64,
+    /// Those of them past their deadline at `now`.
+    pub overdue_cases: u64,
+    /// Visits they recorded in the [`VISITS_WINDOW_DAYS`] days before `now`.
+    pub visits_last_30_days: u64,
+    /// Their households with no visit in the `not_visited_days` before `now`.
+    pub not_visited: Vec<HouseholdId>,
+}
+
+fn member_key(m: PersonId) -> Vec<u8> {
+    key(TAG_MEMBER, &[&id(m.0)])
+}
+
+fn household_key(h: HouseholdId) -> Vec<u8> {
+    key(TAG_HOUSEHOLD, &[&id(h.0)])
+}
+
+fn case_key(c: ConcernId) -> Vec<u8> {
+    key(TAG_CASE, &[&id(c.0)])
+}
+
+impl SledView for MembersView {
+    const NAME: &'static str = "members";
+    const VERSION: u32 = 1;
+
+    fn apply(&self, staging: &mut Staging<'_>, event: &Decoded) -> Result<()> {
+        match event.stream {
+            StreamId::Household(h) => apply_household(staging, h, event),
+            StreamId::Concern(case) => apply_case(staging, case, event),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn read_or_default<T: serde::de::DeserializeOwned + Default + Clone + 'static>(
+    staging: &Staging<'_>,
+    k: &[u8],
+) -> Result<T> {
+    Ok(staging.read(MembersView::NAME, k)?.unwrap_or_default())
+}
+
+fn apply_household(staging: &mut Staging<'_>, h: HouseholdId, event: &Decoded) -> Result<()> {
+    let (member, from) = match &event.event.payload {
+        Payload::MemberAssigned(e) => (e.member_id, Some(e.from)),
+        Payload::AssignmentEnded(e) => (e.member_id, None),
+        _ => return Ok(()),
+    };
+    let hk = household_key(h);
+    let mut load: HouseholdLoad = read_or_default(staging, &hk)?;
+    let mk = member_key(member);
+    let mut row: MemberRow = read_or_default(staging, &mk)?;
+    match from {
+        Some(from) => {
+            load.members.insert(member);
+            row.households.insert(h, from);
+        }
+        None => {
+            load.members.remove(&member);
+            row.households.remove(&h);
+        }
+    }
+    staging.put(hk, &load)?;
+    staging.put(mk, &row)
+}
+
+fn apply_case(staging: &mut Staging<'_>, case: ConcernId, event: &Decoded) -> Result<()> {
+    let ck = case_key(case);
+    let payload = &event.event.payload;
+    let mut load = match (staging.read::<CaseLoad>(MembersView::NAME, &ck)?, payload) {
+        (Some(load), _) => load,
+        (None, Payload::ConcernReported(e)) => {
+            let households = e.subject.households();
+            for h in &households {
+                let hk = household_key(*h);
+                let mut hl: HouseholdLoad = read_or_default(staging, &hk)?;
+                hl.cases.insert(case);
+                staging.put(hk, &hl)?;
+            }
+            CaseLoad {
+                households,
+                person: None,
+                status: Status::Reported,
+                deadline: None,
+            }
+        }
+        (None, _) => return Ok(()),
+    };
+    if let Some(status) = status_after(payload) {
+        load.status = status;
+    }
+    if let Some(deadline) = deadline_after(payload) {
+        load.deadline = Some(deadline);
+    }
+    if let Some(assignee) = assignee_after(payload) {
+        move_person(staging, case, &mut load, assignee)?;
+    }
+    if let Payload::ActionRecorded(a) = payload {
+        if a.action == ActionKind::Visit {
+            record_visit(staging, case, &load, event)?;
+        }
+    }
+    staging.put(ck, &load)
+}
+
+/// The deadline an event sets, if it sets one.
+fn deadline_after(payload: &Payload) -> Option<DateTime<Utc>> {
+    match payload {
+        Payload::ConcernAcknowledged(e) => Some(e.deadline),
+        Payload::ClockResumed(e) => Some(e.deadline),
+        Payload::InterimReplied(e) => Some(e.deadline),
+        Payload::ConcernReopened(e) => Some(e.deadline),
+        Payload::AppealOpened(e) => Some(e.deadline),
+        _ => None,
+    }
+}
+
+/// Who handles the case after an event that hands it over: `Some(None)`
+/// for a committee, `Some(Some(p))` for a person.
+fn assignee_after(payload: &Payload) -> Option<Option<PersonId>> {
+    match payload {
+        Payload::ConcernAssigned(e) => Some(match e.assignee {
+            Assignee::Person { person_id } => Some(person_id),
+            Assignee::Committee { .. } => None,
+        }),
+        Payload::ConcernEscalated(e)
+            if matches!(e.to, casebook_domain::EscalationTarget::Committee { .. }) =>
+        {
+            Some(None)
+        }
+        Payload::AppealOpened(_) => Some(None),
+        _ => None,
+    }
+}
+
+fn move_person(
+    staging: &mut Staging<'_>,
+    case: ConcernId,
+    load: &mut CaseLoad,
+    next: Option<PersonId>,
+) -> Result<()> {
+    if load.person == next {
+        return Ok(());
+    }
+    if let Some(previous) = load.person {
+        let mk = member_key(previous);
+        let mut row: MemberRow = read_or_default(staging, &mk)?;
+        row.cases.remove(&case);
+        staging.put(mk, &row)?;
+    }
+    if let Some(person) = next {
+        let mk = member_key(person);
+        let mut row: MemberRow = read_or_default(staging, &mk)?;
+        row.cases.insert(case);
+        staging.put(mk, &row)?;
+    }
+    load.person = next;
+    Ok(())
+}
+
+fn record_visit(
+    staging: &mut Staging<'_>,
+    case: ConcernId,
+    load: &CaseLoad,
+    event: &Decoded,
+) -> Result<()> {
+    let at = event.event.occurred_at;
+    let actor = event.event.actor;
+    staging.put_raw(
+        key(
+            TAG_VISIT,
+            &[
+                &id(actor.0),
+                &time(at),
+                &id(case.0),
+                &event.position.to_be_bytes(),
+            ],
+        ),
+        Vec::new(),
+    );
+    for h in &load.households {
+        let hk = household_key(*h);
+        let mut hl: HouseholdLoad = read_or_default(staging, &hk)?;
+        hl.last_visit = Some(hl.last_visit.map_or(at, |t| t.max(at)));
+        staging.put(hk, &hl)?;
+    }
+    Ok(())
+}
+
+/// A member's workload at `now`; `None` if the view has never seen them
+/// (no assignment, no case in person).
+pub fn workload(
+    tree: &sled::Tree,
+    member: PersonId,
+    now: DateTime<Utc>,
+    not_visited_days: u32,
+) -> Result<Option<MemberWorkload>> {
+    let Some(row) = tree.read::<MemberRow>(MembersView::NAME, &member_key(member))? else {
+        return Ok(None);
+    };
+    let since = now - TimeDelta::days(i64::from(not_visited_days));
+    let mut cases = row.cases.clone();
+    let mut not_visited = Vec::new();
+    for h in row.households.keys() {
+        let load: HouseholdLoad = tree
+            .read(MembersView::NAME, &household_key(*h))?
+            .unwrap_or_default();
+        if load.last_visit.is_none_or(|t| t < since) {
+            not_visited.push(*h);
+        }
+        cases.extend(load.cases);
+    }
+    let (mut open_cases, mut overdue_cases) = (0, 0);
+    for case in cases {
+        let Some(load) = tree.read::<CaseLoad>(MembersView::NAME, &case_key(case))? else {
+            continue;
+        };
+        open_cases += u64::from(load.open());
+        overdue_cases += u64::from(load.overdue(now));
+    }
+    Ok(Some(MemberWorkload {
+        member_id: member,
+        households: row.households.keys().copied().collect(),
+        open_cases,
+        overdue_cases,
+        visits_last_30_days: visits(tree, member, now)?,
+        not_visited,
+    }))
+}
+
+/// Visits `member` recorded in the window before `now` (inclusive of `now`).
+fn visits(tree: &sled::Tree, member: PersonId, now: DateTime<Utc>) -> Result<u64> {
+    let m = id(member.0);
+    let start = key(
+        TAG_VISIT,
+        &[&m, &time(now - TimeDelta::days(VISITS_WINDOW_DAYS))],
+    );
+    let end = key(TAG_VISIT, &[&m, &time(now + TimeDelta::microseconds(1))]);
+    let mut n = 0;
+    for entry in tree.range(start..end) {
+        entry?;
+        n += 1;
+    }
+    Ok(n)
+}
