@@ -1,7 +1,7 @@
 //! The report of `casebook-bench projections`: a table, the targets with
 //! pass/miss, then the JSON line. A miss never changes the exit code.
 
-use super::{figure, grouped};
+use super::{grouped, write_targets, Target};
 use crate::error::{BenchError, Result};
 use crate::latency::Percentiles;
 use crate::projections_bench::ProjectionFigures;
@@ -16,38 +16,6 @@ const TARGET_LAG_P99_MS: f64 = 10.0;
 const TARGET_LIST_P99_MS: f64 = 5.0;
 /// A figures query's p99 must stay under this, ms.
 const TARGET_FIGURES_P99_MS: f64 = 5.0;
-
-/// A target beside the figure it is about.
-#[derive(Debug, Serialize)]
-struct Target {
-    name: &'static str,
-    figure: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    at_least: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    under: Option<f64>,
-    pass: bool,
-}
-
-fn at_least(name: &'static str, figure: f64, bound: f64) -> Target {
-    Target {
-        name,
-        figure,
-        at_least: Some(bound),
-        under: None,
-        pass: figure >= bound,
-    }
-}
-
-fn under(name: &'static str, figure: f64, bound: f64) -> Target {
-    Target {
-        name,
-        figure,
-        at_least: None,
-        under: Some(bound),
-        pass: figure < bound,
-    }
-}
 
 /// The last line.
 #[derive(Debug, Serialize)]
@@ -103,14 +71,14 @@ fn summarise(f: &ProjectionFigures) -> Summary {
         figures_commune_p99_ms: f.figures.commune.p99_ms,
         figures_province_p99_ms: f.figures.province.p99_ms,
         targets: vec![
-            at_least(
+            Target::at_least(
                 "rebuild_events_per_s",
                 f.rebuild_events_per_s,
                 TARGET_REBUILD_EVENTS_PER_S,
             ),
-            under("lag_p99_ms", f.lag.p99_ms, TARGET_LAG_P99_MS),
-            under("list_p99_ms", f.list.all.p99_ms, TARGET_LIST_P99_MS),
-            under(
+            Target::under("lag_p99_ms", f.lag.p99_ms, TARGET_LAG_P99_MS),
+            Target::under("list_p99_ms", f.list.all.p99_ms, TARGET_LIST_P99_MS),
+            Target::under(
                 "figures_p99_ms",
                 f.figures.all.p99_ms,
                 TARGET_FIGURES_P99_MS,
@@ -167,22 +135,7 @@ fn write_report(
         &f.figures.province,
     )?;
     writeln!(out)?;
-    writeln!(out, "targets (measured, never a failure):")?;
-    for t in &s.targets {
-        let bound = match (t.at_least, t.under) {
-            (Some(b), _) => format!(">= {}", figure(b)),
-            (_, Some(b)) => format!("< {}", figure(b)),
-            _ => String::new(),
-        };
-        writeln!(
-            out,
-            "  {:<4}  {:<22} {:>12} (target {bound})",
-            if t.pass { "pass" } else { "MISS" },
-            t.name,
-            figure(t.figure),
-        )?;
-    }
-    writeln!(out)?;
+    write_targets(out, &s.targets)?;
     writeln!(out, "{json}")?;
     out.flush()
 }
