@@ -54,16 +54,22 @@ impl DurableFiles {
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(err) => return Err(err),
         };
+        let mut present = HashSet::new();
         let mut synced_any = false;
         for entry in entries {
-            let entry = entry?;
-            if self.synced_blobs.contains(&entry.file_name()) {
-                continue;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(err),
+            };
+            let name = entry.file_name();
+            if !self.synced_blobs.contains(&name) && sync_blob(&entry.path())? {
+                synced_any = true;
             }
-            File::open(entry.path())?.sync_all()?;
-            self.synced_blobs.insert(entry.file_name());
-            synced_any = true;
+            present.insert(name);
         }
+        // sled deletes a blob once the node in it is rewritten; forget those.
+        self.synced_blobs = present;
         if synced_any {
             sync_dir(&self.blob_dir)?;
         }
@@ -71,7 +77,31 @@ impl DurableFiles {
     }
 }
 
+/// Syncs one blob file; `false` when sled removed it between the directory
+/// listing and the open (a removed blob holds nothing that must survive).
+fn sync_blob(path: &Path) -> io::Result<bool> {
+    match File::open(path).and_then(|file| file.sync_all()) {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
 /// Makes a directory's entries (files created or renamed in it) durable.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blob_removed_before_its_sync_is_skipped_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!sync_blob(&dir.path().join("gone")).unwrap());
+        let kept = dir.path().join("kept");
+        std::fs::write(&kept, b"node").unwrap();
+        assert!(sync_blob(&kept).unwrap());
+    }
 }
