@@ -99,6 +99,43 @@ async fn every_route_answers_each_role_inside_and_outside_as_the_rules_say() {
             None,
             [403, 403, 403, 403, 403, 403, 200],
         ),
+        // The views: a unit filter outside the caller's reach is not found.
+        (
+            Method::GET,
+            format!("/v1/concerns?unit={}", w.hamlet_1),
+            None,
+            [200, 404, 200, 404, 200, 404, 404],
+        ),
+        (
+            Method::GET,
+            format!("/v1/concerns?unit={}", w.hamlet_3),
+            None,
+            [404, 200, 404, 200, 404, 200, 404],
+        ),
+        (
+            Method::GET,
+            format!("/v1/figures?unit={}", w.hamlet_1),
+            None,
+            [404, 404, 200, 404, 200, 404, 404],
+        ),
+        (
+            Method::GET,
+            format!("/v1/households?unit={}", w.hamlet_1),
+            None,
+            [200, 404, 200, 404, 200, 404, 200],
+        ),
+        (
+            Method::GET,
+            format!("/v1/households/{h1}/concerns"),
+            None,
+            [200, 404, 200, 404, 200, 404, 200],
+        ),
+        (
+            Method::GET,
+            format!("/v1/members/{}/workload", w.member_1),
+            None,
+            [200, 404, 200, 404, 200, 404, 404],
+        ),
     ];
     let mut failures = Vec::new();
     for (method, path, body, expected) in rows {
@@ -133,8 +170,81 @@ async fn every_route_answers_each_role_inside_and_outside_as_the_rules_say() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Whether a list answer holds an item whose field at `pointer` is `id`.
+fn lists(answer: &crate::server::Answer, pointer: &str, id: &str) -> bool {
+    answer.body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items: {:?}", answer.body))
+        .iter()
+        .any(|item| item.pointer(pointer).and_then(Value::as_str) == Some(id))
+}
+
 #[tokio::test]
-async fn a_tips_informant_is_sealed_except_for_its_taker_and_grantees() {
+async fn every_list_shows_each_role_exactly_what_its_single_route_shows() {
+    let w = world().await;
+    let s = &w.server;
+    let inside = in_progress(&w).await;
+    let outside = s
+        .post(
+            "/v1/concerns",
+            w.token("member_out"),
+            report_body(&w.household_3),
+        )
+        .await;
+    assert_eq!(outside.status.as_u16(), 200, "{:?}", outside.body);
+    let p = outside.body["position"].as_u64().unwrap();
+    let outside = outside.body["stream"].as_str().unwrap()["concern-".len()..].to_owned();
+    let mut failures = Vec::new();
+    for role in ROLES.iter().chain(&["post_a_chief"]) {
+        let token = w.token(role);
+        let cases = s
+            .get(&format!("/v1/concerns?min_position={p}"), token)
+            .await;
+        let found = s
+            .get(&format!("/v1/concerns?q=thieu+von&min_position={p}"), token)
+            .await;
+        let households = s
+            .get(&format!("/v1/households?min_position={p}"), token)
+            .await;
+        for case in [&inside, &outside] {
+            let single = s.get(&format!("/v1/concerns/{case}"), token).await.status == 200;
+            if lists(&cases, "/concern/id", case) != single {
+                failures.push(format!("{role}: list and GET disagree on case {case}"));
+            }
+            if lists(&found, "/concern/id", case) != single {
+                failures.push(format!("{role}: search and GET disagree on case {case}"));
+            }
+        }
+        for household in [&w.household_1, &w.household_3] {
+            let single = s
+                .get(&format!("/v1/households/{household}"), token)
+                .await
+                .status
+                == 200;
+            if lists(&households, "/household_id", household) != single {
+                failures.push(format!(
+                    "{role}: list and GET disagree on household {household}"
+                ));
+            }
+            let its_cases = s
+                .get(
+                    &format!("/v1/households/{household}/concerns?min_position={p}"),
+                    token,
+                )
+                .await;
+            if (its_cases.status == 200) != single {
+                failures.push(format!(
+                    "{role}: household {household}'s cases answer {}",
+                    its_cases.status
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn a_tips_informant_is_read_only_on_the_record_by_its_taker_and_grantees() {
     let w = world().await;
     let s = &w.server;
     let mut body = report_body(&w.household_1);
@@ -151,12 +261,8 @@ async fn a_tips_informant_is_sealed_except_for_its_taker_and_grantees() {
         .unwrap()
         .to_owned();
     let path = format!("/v1/concerns/{id}");
-    let taker = s.get(&path, w.token("member_in")).await;
-    assert_eq!(
-        taker.body["concern"]["sealed_informant"]["name"],
-        "Người báo tin"
-    );
-    for role in ["committee_in", "auditor_in", "post_a_chief"] {
+    // No case answer carries the informant, not even the taker's.
+    for role in ["member_in", "committee_in", "auditor_in", "post_a_chief"] {
         let other = s.get(&path, w.token(role)).await;
         assert_eq!(other.status.as_u16(), 200, "{role}");
         assert!(
@@ -171,7 +277,24 @@ async fn a_tips_informant_is_sealed_except_for_its_taker_and_grantees() {
         history.body["events"][0]["data"]["sealed_informant"],
         "sealed"
     );
+    // The taker reads it, and the read is recorded.
+    let informant = format!("{path}/informant");
+    let taker = s.post(&informant, w.token("member_in"), json!({})).await;
+    assert_eq!(taker.status.as_u16(), 200, "{:?}", taker.body);
+    assert_eq!(taker.body["informant"]["name"], "Người báo tin");
+    assert_eq!(
+        taker.body["read"]["events"][0]["event_type"],
+        "concern.informant_read"
+    );
+    let refused = s.post(&informant, w.token("committee_in"), json!({})).await;
+    assert_problem(&refused, 403, None);
+    assert_eq!(refused.body["rule"], "sealed_identity_only_for_its_taker");
     assert_eq!(s.get(&path, w.token("admin")).await.status.as_u16(), 404);
+    assert_problem(
+        &s.post(&informant, w.token("admin"), json!({})).await,
+        404,
+        None,
+    );
     let by_admin = s
         .post(
             &format!("{path}/informant-grants"),
@@ -192,11 +315,9 @@ async fn a_tips_informant_is_sealed_except_for_its_taker_and_grantees() {
         grant.body["events"][0]["event_type"],
         "concern.informant_access_granted"
     );
-    let chief = s.get(&path, w.token("post_a_chief")).await;
-    assert_eq!(
-        chief.body["concern"]["sealed_informant"]["name"],
-        "Người báo tin"
-    );
+    let chief = s.post(&informant, w.token("post_a_chief"), json!({})).await;
+    assert_eq!(chief.status.as_u16(), 200, "{:?}", chief.body);
+    assert_eq!(chief.body["informant"]["name"], "Người báo tin");
     let unknown = s
         .post(
             &format!("{path}/informant-grants"),
@@ -205,6 +326,35 @@ async fn a_tips_informant_is_sealed_except_for_its_taker_and_grantees() {
         )
         .await;
     assert_problem(&unknown, 404, None);
+    // Auditors list every read: who, which case, when.
+    let reads = s.get("/v1/informant-reads", w.token("auditor_in")).await;
+    assert_eq!(reads.status.as_u16(), 200, "{:?}", reads.body);
+    let listed: Vec<(String, String)> = reads.body["reads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["concern_id"].as_str().unwrap().to_owned(),
+                r["reader"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (id.clone(), w.member_1.clone()),
+            (id.clone(), w.post_a_chief.clone())
+        ]
+    );
+    for role in ["member_in", "committee_in", "admin"] {
+        let denied = s.get("/v1/informant-reads", w.token(role)).await;
+        assert_problem(&denied, 403, None);
+    }
+    let bad = s
+        .get("/v1/informant-reads?limit=0", w.token("auditor_in"))
+        .await;
+    assert_problem(&bad, 400, Some("limit"));
 }
 
 /// Steps to bring a case into a state: (route suffix, body), as its committee.

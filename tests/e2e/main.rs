@@ -12,18 +12,32 @@
 //! - `feed`: the SSE feed, filtered and resumable.
 //! - `readme`: the README's curl tour, run as written.
 //! - `audit`: export, verify and import through the binary.
+//! - `audit_routes`: the tree-head key, signed heads, inclusion and
+//!   consistency proofs checked by hand; who may read them; bad parameters.
+//! - `cli`: `audit key|head|inclusion|consistency`, `replay` and
+//!   `projections status|rebuild`, and their bad flags.
+//! - `privacy`: personal data sealed on disk; erasure; no plaintext left.
+//! - `views`: the case list, search, figures (JSON, CSV), households,
+//!   workloads, read-your-writes, bad parameters.
 //! - `ops`: health, readiness, metrics, OpenAPI, docs, tokens, rate limit,
 //!   the CLI, bad configuration, graceful shutdown.
+//! - `web`: the web pages in a headless Chromium: each role, a report made
+//!   offline and sent once, a committee's forms and dashboard, screenshots.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod audit_routes;
 mod authz;
 mod bad_input;
+mod cli;
 mod commands;
 mod feed;
 mod lifecycle;
 mod ops;
+mod privacy;
 mod readme;
 mod server;
 mod sync;
+mod views;
+mod web;
 mod world;

@@ -29,6 +29,13 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            // The web pages' scripts (the members' offline queue) call the
+            // API with their session cookie and CSRF token instead.
+            if let Some(principal) = crate::web::session::cookie_principal(parts, state)? {
+                return Ok(principal);
+            }
+        }
         let secret = parts
             .headers
             .get(header::AUTHORIZATION)

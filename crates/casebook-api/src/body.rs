@@ -228,6 +228,14 @@ command_body! {
 }
 
 command_body! {
+    /// Erase a household's personal data for good.
+    EraseBody {
+        /// Why (the legal ground, or the resident's request).
+        reason: String,
+    }
+}
+
+command_body! {
     /// Let a person read a confidential tip's informant.
     GrantInformantBody {
         /// Who.

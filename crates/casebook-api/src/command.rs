@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::codec::{decode, encode};
+use crate::codec::{decode, encode, seal};
 use crate::config::DIRECTORY_WAIT;
 use crate::error::ApiError;
 use crate::extract::etag;
@@ -203,7 +203,11 @@ fn decide_on<A: Target>(
     decided
         .iter()
         .enumerate()
-        .map(|(index, event)| encode(event, command_id, index))
+        .map(|(index, event)| {
+            let mut record = encode(event, command_id, index)?;
+            seal(&mut record, &request.stream, state.keys())?;
+            Ok(record)
+        })
         .collect()
 }
 

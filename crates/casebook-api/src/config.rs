@@ -44,6 +44,19 @@ pub const TOKEN_LIFETIME_DAYS: u32 = 90;
 /// that the next command sees a new unit or person) before answering anyway.
 pub const DIRECTORY_WAIT: Duration = Duration::from_secs(5);
 
+/// Most cases in one page of `GET /v1/concerns` (and of a household's
+/// cases, and of `GET /v1/households`): the views' own bound
+/// ([`casebook_projections::PAGE_CASES_MAX`], a screenful), which a
+/// configuration may lower but not raise.
+pub const PAGE_CASES_MAX: usize = casebook_projections::PAGE_CASES_MAX;
+
+/// How long a query that names a minimum log position
+/// (`Casebook-Min-Position`) waits for the views and the directory to
+/// reach it before answering 503: views apply a command's events within
+/// milliseconds, so two seconds means they are stuck or far behind, and a
+/// client is better told to retry than kept waiting.
+pub const READ_WAIT: Duration = Duration::from_secs(2);
+
 /// The API's limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiConfig {
@@ -65,6 +78,10 @@ pub struct ApiConfig {
     pub rate_burst: u32,
     /// See [`TOKEN_LIFETIME_DAYS`].
     pub token_lifetime_days: u32,
+    /// See [`PAGE_CASES_MAX`].
+    pub page_cases_max: usize,
+    /// See [`READ_WAIT`].
+    pub read_wait: Duration,
 }
 
 impl Default for ApiConfig {
@@ -79,6 +96,8 @@ impl Default for ApiConfig {
             rate_per_second: RATE_PER_SECOND,
             rate_burst: RATE_BURST,
             token_lifetime_days: TOKEN_LIFETIME_DAYS,
+            page_cases_max: PAGE_CASES_MAX,
+            read_wait: READ_WAIT,
         }
     }
 }

@@ -282,3 +282,43 @@ impl From<LogError> for ApiError {
         }
     }
 }
+
+impl From<casebook_projections::ProjectionError> for ApiError {
+    /// A view that is behind, stopped or shut down cannot answer now (503);
+    /// a cursor or query the views refuse is the caller's (400); anything
+    /// else is ours.
+    fn from(error: casebook_projections::ProjectionError) -> Self {
+        use casebook_projections::ProjectionError as E;
+        match error {
+            E::Timeout { .. } | E::Stopped { .. } | E::ShutDown => Self::Unavailable {
+                detail: format!("the views cannot answer now: {error}"),
+            },
+            E::BadCursor => Self::bad_request(
+                "cursor",
+                "the cursor is not valid: pass back a next_cursor of the same query",
+            ),
+            E::InvalidQuery(reason) => Self::BadRequest {
+                detail: reason,
+                field: None,
+            },
+            E::UnknownView(name) => Self::not_found(format!("view {name}")),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<casebook_privacy::PrivacyError> for ApiError {
+    /// Recording personal data for an erased household is the caller's
+    /// conflict (409); a domain refusal keeps its meaning; anything else
+    /// (a missing or unreadable key, an altered record) is ours.
+    fn from(error: casebook_privacy::PrivacyError) -> Self {
+        use casebook_privacy::PrivacyError as E;
+        match error {
+            E::Erased { .. } => Self::Conflict {
+                detail: error.to_string(),
+            },
+            E::Domain(domain) => domain.into(),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}

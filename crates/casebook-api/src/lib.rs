@@ -16,6 +16,7 @@
 //! - `auth`: bearer tokens to a [`Principal`]; per-token rate limiting.
 //! - `tokens`: the token store (hashes only) beside the log.
 //! - `visibility`: who may see a case or a household (else 404).
+//! - `fresh`: read-your-writes: a query waits for a minimum log position.
 //! - `state`: [`AppState`]; the directory that follows the log.
 //! - `codec`: domain events to log records and back; event ids.
 //! - `command`: [`command::execute`], the path of every command.
@@ -23,6 +24,7 @@
 //! - `routes`: the route table and every handler.
 //! - `metrics`: Prometheus metrics and the latency middleware.
 //! - `openapi`: the OpenAPI document.
+//! - `web`: the web pages for committees, members and auditors.
 //! - [`serve`]: run the router until shutdown, then drain.
 
 pub mod auth;
@@ -33,12 +35,14 @@ pub mod command;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod fresh;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod tokens;
 pub mod visibility;
+pub mod web;
 
 #[cfg(test)]
 mod tests;
@@ -47,7 +51,7 @@ pub use auth::Principal;
 pub use config::ApiConfig;
 pub use error::ApiError;
 pub use routes::router;
-pub use state::AppState;
+pub use state::{AppState, Stores};
 pub use tokens::{TokenError, TokenRecord, TokenStore};
 
 use std::future::Future;

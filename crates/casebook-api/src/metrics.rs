@@ -1,13 +1,16 @@
 //! Prometheus metrics: request latency by route, appends, sync batch sizes,
 //! the log's group commits and syncs
-//! and how far the directory trails the log.
+//! how far the directory trails the log, and each view's lag and state.
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntGauge, Registry};
+use prometheus::{
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntGauge, IntGaugeVec,
+    Opts, Registry,
+};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -34,6 +37,60 @@ pub struct Metrics {
     pub directory_lag: IntGauge,
     /// The log's own counters, read when metrics are rendered.
     log: LogGauges,
+    /// Each view's lag and state, read when metrics are rendered.
+    views: ViewGauges,
+}
+
+/// Each view's lag behind the log's head and whether it stopped, labelled
+/// by view.
+#[derive(Clone, Debug)]
+struct ViewGauges {
+    lag_events: IntGaugeVec,
+    lag_seconds: GaugeVec,
+    stopped: IntGaugeVec,
+}
+
+impl ViewGauges {
+    fn new(registry: &Registry) -> Result<Self, ApiError> {
+        let lag_events = IntGaugeVec::new(
+            Opts::new(
+                "casebook_projection_lag_events",
+                "Durable events a view has not applied yet",
+            ),
+            &["view"],
+        )
+        .map_err(internal)?;
+        let lag_seconds = GaugeVec::new(
+            Opts::new(
+                "casebook_projection_lag_seconds",
+                "Age of the oldest event a view has not applied yet (0 when caught up)",
+            ),
+            &["view"],
+        )
+        .map_err(internal)?;
+        let stopped = IntGaugeVec::new(
+            Opts::new(
+                "casebook_projection_stopped",
+                "1 when a view stopped on an event it could not apply (see /readyz)",
+            ),
+            &["view"],
+        )
+        .map_err(internal)?;
+        registry
+            .register(Box::new(lag_events.clone()))
+            .map_err(internal)?;
+        registry
+            .register(Box::new(lag_seconds.clone()))
+            .map_err(internal)?;
+        registry
+            .register(Box::new(stopped.clone()))
+            .map_err(internal)?;
+        Ok(Self {
+            lag_events,
+            lag_seconds,
+            stopped,
+        })
+    }
 }
 
 /// The event log's counters ([`casebook_log::LogStats`]) as gauges.
@@ -109,6 +166,7 @@ impl Metrics {
             .register(Box::new(directory_lag.clone()))
             .map_err(internal)?;
         let log = LogGauges::new(&registry)?;
+        let views = ViewGauges::new(&registry)?;
         Ok(Self {
             registry,
             requests,
@@ -116,7 +174,26 @@ impl Metrics {
             sync_batch,
             directory_lag,
             log,
+            views,
         })
+    }
+
+    /// Sets each view's gauges from its status.
+    pub fn set_views(&self, views: &[casebook_projections::ViewStatus]) {
+        for view in views {
+            let label = [view.name.as_str()];
+            let lag = i64::try_from(view.lag_events).unwrap_or(i64::MAX);
+            self.views.lag_events.with_label_values(&label).set(lag);
+            self.views
+                .lag_seconds
+                .with_label_values(&label)
+                .set(view.lag_ms as f64 / 1000.0);
+            let stopped = matches!(view.health, casebook_projections::Health::Failed { .. });
+            self.views
+                .stopped
+                .with_label_values(&label)
+                .set(i64::from(stopped));
+        }
     }
 
     /// The text exposition of every metric, with the log's counters as

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{concerns, feed, ops, reads, structure, sync, tokens};
+use crate::routes::{audit, concerns, feed, ops, privacy, reads, structure, sync, tokens, views};
 
 /// The whole API.
 #[derive(Debug, OpenApi)]
@@ -24,6 +24,10 @@ use crate::routes::{concerns, feed, ops, reads, structure, sync, tokens};
         reads::get_household, structure::update_household, structure::assign_member,
         structure::end_assignment, tokens::create_token, tokens::list_tokens,
         tokens::revoke_token, ops::healthz, ops::readyz, ops::metrics,
+        views::cases::list_concerns, views::cases::household_concerns, views::figures::figures,
+        views::households::list_households, views::workload::member_workload,
+        audit::audit_key, audit::head, audit::inclusion, audit::consistency,
+        privacy::erase_household, privacy::read_informant, privacy::list_informant_reads,
     ),
     modifiers(&BearerAuth),
 )]

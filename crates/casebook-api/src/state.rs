@@ -1,5 +1,6 @@
-//! What every handler shares: the log, the directory, the policy, the
-//! tokens, the limits, the metrics and the shutdown signal.
+//! What every handler shares: the log, the directory, the views, the audit
+//! tree, the policy, the tokens, the limits, the metrics and the shutdown
+//! signal.
 //!
 //! The [`Directory`] (units, people, households) is a projection kept in
 //! memory: a task follows the whole log and folds the events of those three
@@ -9,15 +10,18 @@
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
-use casebook_domain::{Directory, Policy, StreamId};
+use casebook_audit::Audit;
+use casebook_domain::{Directory, Payload, Policy, StreamId};
 use casebook_log::{EventStore, SledLog, Subscription, SubscriptionFilter};
+use casebook_privacy::{KeyStore, MasterKey, KEYS_DIR, MASTER_KEY_FILE};
+use casebook_projections::{Projections, SystemClock, WATCH_INTERVAL};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::codec::decode;
+use crate::codec::decode_personal;
 use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -25,6 +29,59 @@ use crate::tokens::TokenStore;
 
 /// Events the directory folds per read while catching up: one log page.
 const DIRECTORY_BATCH_EVENTS: usize = 256;
+
+/// The stores a server works on, opened by the caller (one process per
+/// data directory): the log, the token store, the views over the log and
+/// the audit tree over the log.
+#[derive(Clone, Debug)]
+pub struct Stores {
+    /// The event log (`<data>/log`).
+    pub log: SledLog,
+    /// Token hashes (`<data>/auth`).
+    pub tokens: TokenStore,
+    /// The views (`<data>/views`), opened but not started.
+    pub projections: Projections,
+    /// The Merkle tree and signing key (`<data>/audit`).
+    pub audit: Arc<Audit>,
+    /// The keys that seal residents' personal data (`<data>/keys`).
+    pub keys: Arc<KeyStore>,
+}
+
+impl Stores {
+    /// Opens every store under `data_dir` with the standard layout, with
+    /// the master key file in the data directory (made on first use); for
+    /// tests and the defaults. See [`Stores::open_with_master`].
+    pub fn open(data_dir: &std::path::Path, policy: Policy) -> Result<Self, ApiError> {
+        let master = MasterKey::load_or_create(&data_dir.join(MASTER_KEY_FILE))
+            .map_err(|e| ApiError::Internal(format!("the master key cannot be read: {e}")))?;
+        Self::open_with_master(data_dir, policy, master)
+    }
+
+    /// Opens every store under `data_dir` with the standard layout; the
+    /// key store's keys are wrapped by `master`.
+    pub fn open_with_master(
+        data_dir: &std::path::Path,
+        policy: Policy,
+        master: MasterKey,
+    ) -> Result<Self, ApiError> {
+        let log = SledLog::open(data_dir.join("log"))?;
+        let tokens = TokenStore::open(&data_dir.join("auth"))
+            .map_err(|e| ApiError::Internal(format!("the token store cannot be opened: {e}")))?;
+        let projections = Projections::open(log.clone(), data_dir, policy)
+            .map_err(|e| ApiError::Internal(format!("the views cannot be opened: {e}")))?;
+        let audit = Audit::open(&data_dir.join("audit"))
+            .map_err(|e| ApiError::Internal(format!("the audit tree cannot be opened: {e}")))?;
+        let keys = KeyStore::open(&data_dir.join(KEYS_DIR), master)
+            .map_err(|e| ApiError::Internal(format!("the key store cannot be opened: {e}")))?;
+        Ok(Self {
+            log,
+            tokens,
+            projections,
+            audit: Arc::new(audit),
+            keys: Arc::new(keys),
+        })
+    }
+}
 
 /// The state shared by every handler. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -35,6 +92,14 @@ pub struct AppState {
 #[derive(Debug)]
 struct Inner {
     log: SledLog,
+    /// The views that queries read (cases, figures, households, members, search).
+    projections: Projections,
+    /// The Merkle tree over the log and the key that signs its heads.
+    audit: Arc<Audit>,
+    /// The keys that seal personal data.
+    keys: Arc<KeyStore>,
+    /// The audit follower; it ends (after a flush) once `shutdown` is cancelled.
+    audit_task: std::sync::Mutex<Option<JoinHandle<()>>>,
     /// Units, people and households; written only by the directory task.
     directory: Arc<RwLock<Directory>>,
     /// How many log positions the directory task has gone through.
@@ -51,22 +116,34 @@ struct Inner {
 
 impl AppState {
     /// Folds the whole directory from the log, then starts the task that
-    /// keeps it current. Answers the state and that task, which ends when
-    /// `shutdown` is cancelled.
+    /// keeps it current, the projection workers, the deadline watcher and
+    /// the audit tree's follower. Answers the state and the directory task,
+    /// which ends when `shutdown` is cancelled (call
+    /// [`AppState::stop_workers`] after it to stop the others).
     pub async fn start(
-        log: SledLog,
-        tokens: TokenStore,
+        stores: Stores,
         policy: Policy,
         config: ApiConfig,
         shutdown: CancellationToken,
     ) -> Result<(Self, JoinHandle<()>), ApiError> {
+        let Stores {
+            log,
+            tokens,
+            projections,
+            audit,
+            keys,
+        } = stores;
+        projections.start();
+        projections.watch_deadlines(SystemClock, WATCH_INTERVAL);
+        let audit_task = spawn_audit_follower(Arc::clone(&audit), log.clone(), shutdown.clone());
         let directory = Arc::new(RwLock::new(Directory::new()));
         let mut subscription = Subscription::new(log.clone(), SubscriptionFilter::All, None);
         let (len_tx, len_rx) = watch::channel(0);
-        catch_up(&mut subscription, &directory, &len_tx).await?;
+        catch_up(&mut subscription, &directory, &keys, &len_tx).await?;
         let task = tokio::spawn(follow(
             subscription,
             Arc::clone(&directory),
+            Arc::clone(&keys),
             len_tx,
             shutdown.clone(),
         ));
@@ -75,6 +152,10 @@ impl AppState {
         let state = Self {
             inner: Arc::new(Inner {
                 log,
+                projections,
+                audit,
+                keys,
+                audit_task: std::sync::Mutex::new(Some(audit_task)),
                 directory,
                 directory_len: len_rx,
                 policy,
@@ -91,6 +172,35 @@ impl AppState {
     /// The event log.
     pub fn log(&self) -> &SledLog {
         &self.inner.log
+    }
+
+    /// The views.
+    pub fn projections(&self) -> &Projections {
+        &self.inner.projections
+    }
+
+    /// The keys that seal residents' personal data.
+    pub fn keys(&self) -> &KeyStore {
+        &self.inner.keys
+    }
+
+    /// The audit tree and signer.
+    pub fn audit(&self) -> &Audit {
+        &self.inner.audit
+    }
+
+    /// Stops the projection workers, the deadline watcher and (once
+    /// `shutdown` is cancelled) the audit follower, waiting for them: what
+    /// they applied is durable.
+    pub async fn stop_workers(&self) {
+        self.inner.projections.shutdown().await;
+        let audit_task = match self.inner.audit_task.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(task) = audit_task {
+            let _ = task.await;
+        }
     }
 
     /// The directory, for reading.
@@ -149,6 +259,29 @@ impl AppState {
     }
 }
 
+/// Keeps the audit tree up with the log until shutdown, then flushes it.
+/// A record that fails its check stops it, loudly: proofs then cover only
+/// what was checked.
+fn spawn_audit_follower(
+    audit: Arc<Audit>,
+    log: SledLog,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            followed = audit.follow(log) => {
+                if let Err(error) = followed {
+                    tracing::error!(%error, "the audit tree stopped following the log");
+                }
+            }
+        }
+        if let Err(error) = audit.tree().flush() {
+            tracing::error!(%error, "the audit tree could not be flushed");
+        }
+    })
+}
+
 fn nonzero(n: u32) -> std::num::NonZeroU32 {
     std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN)
 }
@@ -157,6 +290,7 @@ fn nonzero(n: u32) -> std::num::NonZeroU32 {
 async fn catch_up(
     subscription: &mut Subscription<SledLog>,
     directory: &RwLock<Directory>,
+    keys: &KeyStore,
     len: &watch::Sender<u64>,
 ) -> Result<(), ApiError> {
     loop {
@@ -165,7 +299,7 @@ async fn catch_up(
             return Ok(());
         }
         for recorded in &events {
-            fold_one(directory, recorded)?;
+            fold_one(directory, keys, recorded)?;
         }
         if let Some(last) = events.last() {
             len.send_replace(last.position + 1);
@@ -173,9 +307,13 @@ async fn catch_up(
     }
 }
 
-/// Folds one record into the directory if it is a unit, person or household event.
+/// Folds one record into the directory if it is a unit, person or household
+/// event, with households' personal data opened. An erasure destroys the
+/// household's key as it is folded: the event is durable by then, and a
+/// crash before the key was destroyed is made good at the next start.
 fn fold_one(
     directory: &RwLock<Directory>,
+    keys: &KeyStore,
     recorded: &casebook_log::RecordedEvent,
 ) -> Result<(), ApiError> {
     let Ok(stream) = StreamId::parse(&recorded.stream) else {
@@ -184,7 +322,10 @@ fn fold_one(
     if matches!(stream, StreamId::Concern(_)) {
         return Ok(());
     }
-    let event = decode(recorded)?;
+    let event = decode_personal(recorded, keys)?;
+    if let (StreamId::Household(id), Payload::PersonalDataErased(_)) = (&stream, &event.payload) {
+        keys.forget(id.0)?;
+    }
     directory
         .write()
         .map_err(|_| ApiError::Internal("the directory lock is poisoned".into()))?
@@ -196,6 +337,7 @@ fn fold_one(
 async fn follow(
     mut subscription: Subscription<SledLog>,
     directory: Arc<RwLock<Directory>>,
+    keys: Arc<KeyStore>,
     len: watch::Sender<u64>,
     shutdown: CancellationToken,
 ) {
@@ -204,9 +346,9 @@ async fn follow(
             () = shutdown.cancelled() => return,
             next = subscription.next() => next,
         };
-        let outcome = next
-            .map_err(ApiError::from)
-            .and_then(|recorded| fold_one(&directory, &recorded).map(|()| recorded.position));
+        let outcome = next.map_err(ApiError::from).and_then(|recorded| {
+            fold_one(&directory, &keys, &recorded).map(|()| recorded.position)
+        });
         match outcome {
             Ok(position) => {
                 len.send_replace(position + 1);

@@ -7,7 +7,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use casebook_domain::Policy;
-use casebook_log::SledLog;
 use chrono::TimeDelta;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -16,7 +15,7 @@ use tower::ServiceExt;
 
 use crate::bootstrap::{bootstrap, BootstrapNames};
 use crate::extract::parse_json;
-use crate::{router, ApiConfig, ApiError, AppState, TokenStore};
+use crate::{router, ApiConfig, ApiError, AppState, Stores};
 
 struct Fixture {
     app: Router,
@@ -27,19 +26,17 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let log = SledLog::open(dir.path().join("log")).unwrap();
-    let tokens = TokenStore::open(&dir.path().join("auth")).unwrap();
+    let stores = Stores::open(dir.path(), Policy::default()).unwrap();
     let names = BootstrapNames {
         root_unit: "Tỉnh".to_owned(),
         admin: "Quản trị".to_owned(),
     };
-    let done = bootstrap(&log, &tokens, &names, TimeDelta::days(1))
+    let done = bootstrap(&stores.log, &stores.tokens, &names, TimeDelta::days(1))
         .await
         .unwrap()
         .unwrap();
     let (state, _task) = AppState::start(
-        log,
-        tokens,
+        stores,
         Policy::default(),
         ApiConfig::default(),
         CancellationToken::new(),

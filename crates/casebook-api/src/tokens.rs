@@ -70,6 +70,12 @@ pub struct TokenStore {
     db: sled::Db,
     /// Hash of the secret → record.
     by_hash: sled::Tree,
+    /// The web pages' sign-in names and argon2 password hashes (see
+    /// `web::accounts`): kept here because one sled database may be opened
+    /// only once per process.
+    accounts: sled::Tree,
+    /// The web pages' sessions, by hash of the cookie's secret (see `web::session`).
+    sessions: sled::Tree,
 }
 
 fn hash_of(secret: &str) -> [u8; 32] {
@@ -81,7 +87,30 @@ impl TokenStore {
     pub fn open(dir: &Path) -> Result<Self, TokenError> {
         let db = sled::Config::new().path(dir).open()?;
         let by_hash = db.open_tree(b"tokens")?;
-        Ok(Self { db, by_hash })
+        let accounts = db.open_tree(b"accounts")?;
+        let sessions = db.open_tree(b"sessions")?;
+        Ok(Self {
+            db,
+            by_hash,
+            accounts,
+            sessions,
+        })
+    }
+
+    /// The tree of web sign-in names and password hashes.
+    pub fn accounts_tree(&self) -> &sled::Tree {
+        &self.accounts
+    }
+
+    /// The tree of web sessions.
+    pub fn sessions_tree(&self) -> &sled::Tree {
+        &self.sessions
+    }
+
+    /// Makes every write so far durable.
+    pub async fn flush(&self) -> Result<(), TokenError> {
+        self.db.flush_async().await?;
+        Ok(())
     }
 
     /// Makes a token for `person_id`, valid for `lifetime`; answers the

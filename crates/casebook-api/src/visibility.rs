@@ -16,14 +16,18 @@ pub fn case_visible(ctx: &Context<'_>, concern: &Concern) -> bool {
     may_view_case(&now, concern).is_ok() || may_view_case(ctx, concern).is_ok()
 }
 
-/// The case as this actor may read it: without its sealed informant unless
-/// they took the tip or were granted access.
-pub fn redact(actor: PersonId, concern: &Concern) -> Concern {
-    if may_read_sealed_informant(actor, concern).is_ok() {
-        concern.clone()
-    } else {
-        concern.without_sealed_informant()
-    }
+/// The case as this actor may read it: never with its sealed informant.
+/// Whoever may read the informant (the taker, or a person granted access)
+/// asks for it on its own route, which records the read first (see
+/// `routes::privacy`); a case answer is read too often to log each one.
+pub fn redact(_actor: PersonId, concern: &Concern) -> Concern {
+    concern.without_sealed_informant()
+}
+
+/// Whether the actor may ask for a tip's informant (and so be shown that
+/// there is one to read).
+pub fn may_read_informant(actor: PersonId, concern: &Concern) -> bool {
+    concern.sealed_informant.is_some() && may_read_sealed_informant(actor, concern).is_ok()
 }
 
 /// Whether the actor may see a household: an administrator, the member

@@ -44,9 +44,9 @@ pub enum DemoError {
         /// Events already there.
         events: u64,
     },
-    /// An event could not be turned into a log record.
+    /// An event could not be turned into a sealed log record.
     #[error("could not encode an event: {0}")]
-    Encode(DomainError),
+    Encode(#[from] casebook_privacy::PrivacyError),
     /// The log refused or failed an append.
     #[error("appending the demo failed: {0}")]
     Log(#[from] casebook_log::LogError),

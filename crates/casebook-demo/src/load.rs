@@ -3,11 +3,13 @@
 //! Events go in in recorded-time order, many per append (each append stays
 //! within the log's limits on events and streams), with exact expected
 //! revisions. Event ids derive from the seed and the event's index, so
-//! loading the same demo twice is a repeat, not a duplicate.
+//! loading the same demo twice is a repeat, not a duplicate. Residents'
+//! personal data is sealed with the household keys, as the API seals it.
 
 use crate::{Demo, DemoError};
-use casebook_domain::{to_record, Event, StreamId};
-use casebook_log::{ExpectedRevision, Metadata, NewEvent, SledLog, StreamAppend};
+use casebook_domain::{Event, StreamId};
+use casebook_log::{ExpectedRevision, NewEvent, SledLog, StreamAppend};
+use casebook_privacy::KeyStore;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -23,25 +25,22 @@ pub struct LoadReport {
     pub last_position: u64,
 }
 
-/// The log record of a domain event, under a given event id.
-pub fn to_new_event(id: Uuid, event: &Event) -> Result<NewEvent, DemoError> {
-    let record = to_record(event).map_err(DemoError::Encode)?;
-    Ok(NewEvent {
-        id,
-        event_type: record.event_type,
-        schema_version: record.schema_version,
-        data: record.data,
-        metadata: Metadata {
-            actor: event.actor.0.to_string(),
-            correlation_id: None,
-            causation_id: None,
-            occurred_at: event.occurred_at,
-        },
-    })
+/// The log record of a domain event on `stream`, under a given event id,
+/// its personal data sealed with `keys`.
+pub fn to_new_event(
+    id: Uuid,
+    stream: StreamId,
+    event: &Event,
+    keys: &KeyStore,
+) -> Result<NewEvent, DemoError> {
+    let mut record = casebook_privacy::encode(event, id, None)?;
+    casebook_privacy::seal(&mut record, &stream.name(), keys)?;
+    Ok(record)
 }
 
-/// Appends the demo to `log`, which must be empty.
-pub async fn load(log: &SledLog, demo: &Demo) -> Result<LoadReport, DemoError> {
+/// Appends the demo to `log`, which must be empty, sealing personal data
+/// with `keys`.
+pub async fn load(log: &SledLog, keys: &KeyStore, demo: &Demo) -> Result<LoadReport, DemoError> {
     if !log.is_empty() {
         return Err(DemoError::StoreNotEmpty { events: log.len() });
     }
@@ -56,6 +55,7 @@ pub async fn load(log: &SledLog, demo: &Demo) -> Result<LoadReport, DemoError> {
             chunk_index * LOAD_APPEND_EVENTS,
             demo.seed,
             &mut revisions,
+            keys,
         )? {
             let outcome = log.append_multi(parts).await?;
             report.events += outcome.events.len() as u64;
@@ -73,12 +73,13 @@ fn appends_for(
     first_index: usize,
     seed: u64,
     revisions: &mut HashMap<StreamId, u64>,
+    keys: &KeyStore,
 ) -> Result<Vec<Vec<StreamAppend>>, DemoError> {
     let mut appends: Vec<Vec<StreamAppend>> = vec![Vec::new()];
     let mut where_in_current: HashMap<StreamId, usize> = HashMap::new();
     for (offset, (stream, event)) in events.iter().enumerate() {
         let id = event_id(seed, first_index + offset);
-        let new_event = to_new_event(id, event)?;
+        let new_event = to_new_event(id, *stream, event, keys)?;
         if let Some(part) = where_in_current.get(stream) {
             if let Some(current) = appends.last_mut() {
                 current[*part].events.push(new_event);

@@ -61,6 +61,18 @@ impl Directory {
             self.apply(stream, event);
         }
     }
+
+    /// Every household in id order, starting after `after` when given (for
+    /// lists paged by household id).
+    pub fn households_after(
+        &self,
+        after: Option<HouseholdId>,
+    ) -> impl Iterator<Item = &Household> + '_ {
+        let start = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        self.households
+            .range((start, std::ops::Bound::Unbounded))
+            .map(|(_, household)| household)
+    }
 }
 
 impl Lookups for Directory {

@@ -12,12 +12,13 @@ use serde::{Deserialize, Serialize};
 use crate::concern::{
     ActionRecorded, AppealOpened, ClockPaused, ClockResumed, ConcernAcknowledged, ConcernAssigned,
     ConcernClosed, ConcernEscalated, ConcernMerged, ConcernReopened, ConcernReported,
-    ConcernResolved, ConcernWithdrawn, FeedbackRecorded, InformantAccessGranted, InterimReplied,
-    ReferralAnswered, ReferredOut, SyncConflictMarked,
+    ConcernResolved, ConcernWithdrawn, FeedbackRecorded, InformantAccessGranted, InformantRead,
+    InterimReplied, ReferralAnswered, ReferredOut, SyncConflictMarked,
 };
 use crate::concern::{DeadlineApproaching, DeadlinePassed};
 use crate::household::{
     AssignmentEnded, HouseholdDetailsUpdated, HouseholdRegistered, MemberAssigned,
+    PersonalDataErased,
 };
 use crate::ids::PersonId;
 use crate::person::{PersonRegistered, RoleEnded, RoleGranted};
@@ -99,6 +100,8 @@ payloads! {
     MemberAssigned(MemberAssigned) => "household.member_assigned" @ 1,
     /// A member's responsibility for a household ended.
     AssignmentEnded(AssignmentEnded) => "household.assignment_ended" @ 1,
+    /// A household's personal data was erased.
+    PersonalDataErased(PersonalDataErased) => "household.personal_data_erased" @ 1,
     /// A case was logged.
     ConcernReported(ConcernReported) => "concern.reported" @ 2,
     /// A case was triaged.
@@ -135,6 +138,8 @@ payloads! {
     ConcernWithdrawn(ConcernWithdrawn) => "concern.withdrawn" @ 1,
     /// A person was allowed to read a tip's sealed informant.
     InformantAccessGranted(InformantAccessGranted) => "concern.informant_access_granted" @ 1,
+    /// Someone read a tip's sealed informant.
+    InformantRead(InformantRead) => "concern.informant_read" @ 1,
     /// A command made offline conflicted with the case.
     SyncConflictMarked(SyncConflictMarked) => "concern.sync_conflict_marked" @ 1,
     /// The deadline watcher warned that a deadline is near.

@@ -36,6 +36,18 @@ pub struct PersonalDetails {
     pub note: Option<String>,
 }
 
+impl PersonalDetails {
+    /// What an erased (or withheld) household shows: nothing.
+    pub fn erased() -> Self {
+        Self {
+            head_of_household: String::new(),
+            phone: None,
+            address: None,
+            note: None,
+        }
+    }
+}
+
 /// A circumstance that qualifies a household for policies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -87,6 +99,21 @@ pub struct Household {
     pub circumstances: BTreeSet<Circumstance>,
     /// Every assignment, oldest first.
     pub assignments: Vec<Assignment>,
+    /// Set once its personal data was erased: from then on `personal` and
+    /// `circumstances` are empty, for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erasure: Option<Erasure>,
+}
+
+/// When, why and by whom a household's personal data was erased.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erasure {
+    /// Why (the legal ground or the resident's request).
+    pub reason: String,
+    /// The administrator who erased it.
+    pub erased_by: PersonId,
+    /// When the system recorded the erasure.
+    pub erased_at: DateTime<Utc>,
 }
 
 impl Household {
@@ -138,6 +165,12 @@ pub enum HouseholdCommand {
     },
     /// End the current assignment at the field time.
     EndAssignment,
+    /// Erase its personal data for good (administrators): the key that
+    /// seals it is destroyed once the erasure is recorded.
+    ErasePersonalData {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl HouseholdCommand {
@@ -148,6 +181,7 @@ impl HouseholdCommand {
             Self::UpdateDetails { .. } => "update_details",
             Self::AssignMember { .. } => "assign_member",
             Self::EndAssignment => "end_assignment",
+            Self::ErasePersonalData { .. } => "erase_personal_data",
         }
     }
 }
@@ -178,6 +212,13 @@ pub struct HouseholdDetailsUpdated {
     pub circumstances: BTreeSet<Circumstance>,
 }
 
+/// `household.personal_data_erased` v1: its personal data was erased.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalDataErased {
+    /// Why.
+    pub reason: String,
+}
+
 /// `household.member_assigned` v1.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberAssigned {
@@ -205,6 +246,16 @@ impl Aggregate for Option<Household> {
         ctx: &Context<'_>,
     ) -> Result<Vec<Payload>, DomainError> {
         match (self, command) {
+            (Some(household), command) if household.erasure.is_some() => {
+                refuse_after_erasure(household, command, ctx)
+            }
+            (Some(_), HouseholdCommand::ErasePersonalData { reason }) => {
+                permission::may_manage_structure(ctx)?;
+                require_text("reason", reason)?;
+                Ok(vec![Payload::PersonalDataErased(PersonalDataErased {
+                    reason: reason.clone(),
+                })])
+            }
             (
                 None,
                 HouseholdCommand::Register {
@@ -273,15 +324,25 @@ impl Aggregate for Option<Household> {
                 size: e.size,
                 circumstances: e.circumstances.clone(),
                 assignments: Vec::new(),
+                erasure: None,
             }),
-            (Some(household), payload) => Some(apply_to_household(household, payload)),
+            (Some(household), _) => Some(apply_to_household(household, event)),
             (None, _) => None,
         }
     }
 }
 
-fn apply_to_household(mut household: Household, payload: &Payload) -> Household {
-    match payload {
+fn apply_to_household(mut household: Household, event: &Event) -> Household {
+    match &event.payload {
+        Payload::PersonalDataErased(e) => {
+            household.personal = PersonalDetails::erased();
+            household.circumstances.clear();
+            household.erasure = Some(Erasure {
+                reason: e.reason.clone(),
+                erased_by: event.actor,
+                erased_at: event.recorded_at,
+            });
+        }
         Payload::HouseholdDetailsUpdated(e) => {
             household.personal = e.personal.clone();
             household.size = e.size;
@@ -304,6 +365,30 @@ fn apply_to_household(mut household: Household, payload: &Payload) -> Household 
         _ => {}
     }
     household
+}
+
+/// After an erasure, assignments go on; nothing personal may be recorded
+/// again, and erasing twice is refused.
+fn refuse_after_erasure(
+    household: &Household,
+    command: &HouseholdCommand,
+    ctx: &Context<'_>,
+) -> Result<Vec<Payload>, DomainError> {
+    match command {
+        HouseholdCommand::AssignMember { member_id } => {
+            permission::may_manage_assignments(ctx, household.hamlet_id)?;
+            assign_member(ctx, household, *member_id)
+        }
+        HouseholdCommand::EndAssignment => {
+            permission::may_manage_assignments(ctx, household.hamlet_id)?;
+            end_assignment(ctx, household)
+        }
+        _ => Err(DomainError::IllegalTransition {
+            aggregate: "household",
+            state: "erased",
+            command: command.name(),
+        }),
+    }
 }
 
 fn check_hamlet(ctx: &Context<'_>, hamlet_id: UnitId) -> Result<(), DomainError> {

@@ -54,8 +54,8 @@ pub use concern::{
     ConcernAcknowledged, ConcernAssigned, ConcernClosed, ConcernCommand, ConcernEscalated,
     ConcernKind, ConcernMerged, ConcernReopened, ConcernReported, ConcernResolved,
     ConcernWithdrawn, Confidentiality, Coordinates, EscalateTo, EscalationTarget, Feedback,
-    FeedbackRecorded, FollowUp, InformantAccessGranted, InterimReplied, NewConcern, Outcome,
-    Priority, Referral, ReferralAnswered, ReferredOut, SealedInformant, Status, Subject,
+    FeedbackRecorded, FollowUp, InformantAccessGranted, InformantRead, InterimReplied, NewConcern,
+    Outcome, Priority, Referral, ReferralAnswered, ReferredOut, SealedInformant, Status, Subject,
     SyncConflictMarked,
 };
 pub use concern::{DeadlineApproaching, DeadlinePassed};
@@ -64,9 +64,9 @@ pub use directory::Directory;
 pub use error::{DomainError, Rule};
 pub use event::{schema_version_of, Event, EventType, Payload, EVENT_TYPES};
 pub use household::{
-    Assignment, AssignmentEnded, Circumstance, Household, HouseholdCommand,
-    HouseholdDetailsUpdated, HouseholdRegistered, MemberAssigned, PersonalDetails,
-    HOUSEHOLD_SIZE_MAX,
+    Assignment, AssignmentEnded, Circumstance, Erasure, Household, HouseholdCommand,
+    HouseholdDetailsUpdated, HouseholdRegistered, MemberAssigned, PersonalDataErased,
+    PersonalDetails, HOUSEHOLD_SIZE_MAX,
 };
 pub use ids::{CommitteeId, ConcernId, GrantId, HouseholdId, PersonId, StreamId, UnitId};
 pub use person::{

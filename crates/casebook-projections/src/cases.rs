@@ -88,8 +88,10 @@ impl SledView for CasesView {
             .as_ref()
             .map(|row| (is_open(row.concern.status), row.concern.deadline));
         let new = (is_open(concern.status), concern.deadline);
+        // A case first seen in this batch has nothing in the tree yet.
+        let fresh = before.is_none() || staging.is_new(&row_key);
         if old != Some(new) {
-            index(staging, &unit_path, &concern, old, new);
+            index(staging, &unit_path, &concern, old, new, fresh);
         }
         let row = CaseRow {
             concern: concern.without_sealed_informant(),
@@ -98,6 +100,10 @@ impl SledView for CasesView {
             last_event_type: event.event.payload.event_type().to_owned(),
             position: event.position,
         };
+        if fresh {
+            staging.put_new(row_key, &row);
+            return Ok(());
+        }
         staging.put(row_key, &row)
     }
 }
@@ -113,14 +119,23 @@ fn is_open(status: Status) -> bool {
 /// Where a case stands for the indexes: open, and its deadline.
 type Placed = (bool, Option<DateTime<Utc>>);
 
-/// Writes the index entries of a new case, or moves them from `old` to `new`.
+/// Writes the index entries of a new case, or moves them from `old` to
+/// `new`; `fresh` if none of the case's entries is in the tree yet.
 fn index(
     staging: &mut Staging<'_>,
     path: &[UnitId],
     concern: &Concern,
     old: Option<Placed>,
     new: Placed,
+    fresh: bool,
 ) {
+    let put = |staging: &mut Staging<'_>, key: Vec<u8>| {
+        if fresh {
+            staging.put_raw_new(key, Vec::new());
+        } else {
+            staging.put_raw(key, Vec::new());
+        }
+    };
     let case = id(concern.id.0);
     let newest = time_desc(concern.reported_at);
     for unit in path {
@@ -133,12 +148,12 @@ fn index(
                 staging.remove(entry(TAG_OPEN_NEWEST, &newest));
             }
         } else {
-            staging.put_raw(entry(TAG_NEWEST, &newest), Vec::new());
+            put(staging, entry(TAG_NEWEST, &newest));
         }
-        staging.put_raw(entry(TAG_DUE, &due(new.1)), Vec::new());
+        put(staging, entry(TAG_DUE, &due(new.1)));
         if new.0 {
-            staging.put_raw(entry(TAG_OPEN_DUE, &due(new.1)), Vec::new());
-            staging.put_raw(entry(TAG_OPEN_NEWEST, &newest), Vec::new());
+            put(staging, entry(TAG_OPEN_DUE, &due(new.1)));
+            put(staging, entry(TAG_OPEN_NEWEST, &newest));
         }
     }
 }

@@ -1,11 +1,16 @@
-//! Turns a log record into a domain event, once per record per view.
+//! Turns a log record into a domain event, once per record (see `feed`).
+//!
+//! Views never hold residents' personal data: every sealed field decodes
+//! to its empty placeholder ([`Unsealer::Withhold`]), so erasing a
+//! household's key leaves nothing of it in any view.
 //!
 //! A record that does not decode (an unknown type, a future version, data
 //! that does not fit) stops the projection at that position: skipping it
 //! would leave the view silently wrong.
 
-use casebook_domain::{from_record, Event, EventRecord, StreamId};
+use casebook_domain::{Event, StreamId};
 use casebook_log::{Position, RecordedEvent};
+use casebook_privacy::Unsealer;
 use chrono::{DateTime, Utc};
 
 /// One event as the views see it.
@@ -40,35 +45,12 @@ pub fn decode(record: &RecordedEvent) -> Result<Decoded, DecodeFailure> {
         reason,
     };
     let stream = StreamId::parse(&record.stream).map_err(|e| fail(e.to_string()))?;
-    let data = serde_json::from_slice(&record.data).map_err(|e| fail(e.to_string()))?;
-    let metadata = serde_json::json!({
-        "actor": record.metadata.actor,
-        "occurred_at": record.metadata.occurred_at,
-    });
-    let stored = EventRecord {
-        event_type: record.event_type.clone(),
-        schema_version: record.schema_version,
-        data,
-        metadata,
-    };
-    let event = from_record(&stored, record.recorded_at).map_err(|e| fail(e.to_string()))?;
+    let event =
+        casebook_privacy::decode(record, Unsealer::Withhold).map_err(|e| fail(e.to_string()))?;
     Ok(Decoded {
         position: record.position,
         stream,
         recorded_at: record.recorded_at,
         event,
     })
-}
-
-/// Decodes a batch up to the first failure: the events before it, and the
-/// failure if there was one.
-pub fn decode_batch(records: &[RecordedEvent]) -> (Vec<Decoded>, Option<DecodeFailure>) {
-    let mut out = Vec::with_capacity(records.len());
-    for record in records {
-        match decode(record) {
-            Ok(decoded) => out.push(decoded),
-            Err(failure) => return (out, Some(failure)),
-        }
-    }
-    (out, None)
 }

@@ -4,15 +4,17 @@
 //! case's hamlet, so figures roll up the tree), per period (day, month,
 //! quarter, year, in the policy's time zone, by the field time of the
 //! event), per topic (and `*` for all topics). Times to acknowledge and to
-//! resolve go into hdrhistogram histograms under the same keys, so medians
-//! and 90th percentiles add up across units and periods exactly as counts
-//! do. "Open now" and "overdue now" are answered at query time from the
+//! resolve are kept as counts per hdrhistogram bucket in the same values,
+//! so medians and 90th percentiles add up across units and periods exactly
+//! as counts do (the query puts the buckets in one histogram). "Open now" and "overdue now" are answered at query time from the
 //! open cases' deadlines, never rewritten as the clock turns.
 //!
 //! Keys:
 //! - `s` case → [`FigCase`] (JSON): what the figures need of each case.
-//! - `f` unit, granularity, period, topic → [`Counters`] (11 big-endian u64).
-//! - `g` unit, granularity, period, kind (`a`/`r`), topic → histogram (V2).
+//! - `f` unit, granularity, period, topic (or `*`) → `TopicFigures`: the
+//!   [`Counters`] and the durations to acknowledge and to resolve as
+//!   (histogram bucket, count) pairs, in one value (was a counter key and
+//!   two hdrhistogram keys).
 //! - `o` unit, deadline, case → topic: open cases whose clock runs.
 //! - `p` unit, topic → number of open cases (u64).
 
@@ -20,7 +22,6 @@ use std::collections::BTreeMap;
 
 use casebook_domain::{ConcernId, Payload, Policy, StreamId, TopicCode, UnitId};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +34,6 @@ use crate::units;
 
 const TAG_CASE: u8 = b's';
 const TAG_COUNTERS: u8 = b'f';
-const TAG_HISTOGRAM: u8 = b'g';
 const TAG_OPEN_DEADLINE: u8 = b'o';
 const TAG_OPEN_COUNT: u8 = b'p';
 /// The topic under which every topic is counted together.
@@ -241,7 +241,9 @@ fn corrupt(reason: String) -> ProjectionError {
 
 impl SledView for FiguresView {
     const NAME: &'static str = "figures";
-    const VERSION: u32 = 1;
+    /// 2: one value per unit, period and topic holding its counters and
+    /// durations (was one counter and two histograms).
+    const VERSION: u32 = 2;
 
     fn apply(&self, staging: &mut Staging<'_>, event: &Decoded) -> Result<()> {
         let StreamId::Concern(case) = event.stream else {
@@ -258,8 +260,14 @@ impl SledView for FiguresView {
             return Ok(());
         };
         if before.is_some() || matches!(event.event.payload, Payload::ConcernReported(_)) {
-            self.fold(staging, &mut c, case, &event.event.payload, at)?;
-            staging.put(case_key, &c)?;
+            // A case first seen in this batch has nothing in the tree yet.
+            let fresh = before.is_none() || staging.is_new(&case_key);
+            self.fold(staging, &mut c, case, &event.event.payload, at, fresh)?;
+            if fresh {
+                staging.put_new(case_key, &c);
+            } else {
+                staging.put(case_key, &c)?;
+            }
         }
         Ok(())
     }
@@ -292,6 +300,7 @@ impl FiguresView {
         case: ConcernId,
         payload: &Payload,
         at: DateTime<Utc>,
+        fresh: bool,
     ) -> Result<()> {
         let was_running = c.running.then_some(c.deadline).flatten();
         match payload {
@@ -348,7 +357,7 @@ impl FiguresView {
         }
         let now_running = c.running.then_some(c.deadline).flatten();
         if was_running != now_running {
-            self.move_deadline(s, c, case, was_running, now_running);
+            self.move_deadline(s, c, case, (was_running, now_running), fresh);
         }
         Ok(())
     }
@@ -384,8 +393,8 @@ impl FiguresView {
         s: &mut Staging<'_>,
         c: &FigCase,
         case: ConcernId,
-        old: Option<DateTime<Utc>>,
-        new: Option<DateTime<Utc>>,
+        (old, new): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+        fresh: bool,
     ) {
         for unit in &c.path {
             let unit = id(unit.0);
@@ -393,10 +402,13 @@ impl FiguresView {
                 s.remove(key(TAG_OPEN_DEADLINE, &[&unit, &time(old), &id(case.0)]));
             }
             if let Some(new) = new {
-                s.put_raw(
-                    key(TAG_OPEN_DEADLINE, &[&unit, &time(new), &id(case.0)]),
-                    c.topic.as_str().as_bytes().to_vec(),
-                );
+                let k = key(TAG_OPEN_DEADLINE, &[&unit, &time(new), &id(case.0)]);
+                let topic = c.topic.as_str().as_bytes().to_vec();
+                if fresh {
+                    s.put_raw_new(k, topic);
+                } else {
+                    s.put_raw(k, topic);
+                }
             }
         }
     }
@@ -430,8 +442,39 @@ impl FiguresView {
     }
 
     fn bump(&self, s: &mut Staging<'_>, c: &FigCase, at: DateTime<Utc>, bump: Bump) -> Result<()> {
+        self.each_period(s, c, at, |topic| bump(&mut topic.counters))
+    }
+
+    /// Records the time from report to `at` in the histograms of kind `a`
+    /// (acknowledge) or `r` (resolve).
+    fn record(&self, s: &mut Staging<'_>, c: &FigCase, at: DateTime<Utc>, kind: u8) -> Result<()> {
+        let seconds = u64::try_from((at - c.reported_at).num_seconds())
+            .unwrap_or(0)
+            .clamp(1, DURATION_S_MAX);
+        let bucket = bucket_of(seconds)?;
+        self.each_period(s, c, at, |topic| {
+            let histogram = if kind == b'a' {
+                &mut topic.acknowledge
+            } else {
+                &mut topic.resolve
+            };
+            histogram.record(bucket);
+        })
+    }
+
+    /// Applies `change` to the case's topic and to all topics, in every
+    /// period holding `at`, for every unit on the case's path. The values
+    /// stay decoded in the batch until its commit.
+    fn each_period(
+        &self,
+        s: &mut Staging<'_>,
+        c: &FigCase,
+        at: DateTime<Utc>,
+        change: impl Fn(&mut TopicFigures),
+    ) -> Result<()> {
+        let periods = self.periods(at);
         for unit in &c.path {
-            for (gran, period) in self.periods(at) {
+            for (gran, period) in periods {
                 for topic in Self::topics(c) {
                     let k = key(
                         TAG_COUNTERS,
@@ -442,51 +485,16 @@ impl FiguresView {
                             topic.as_bytes(),
                         ],
                     );
-                    if let Some(n) = s.held_mut::<Counters>(&k) {
-                        bump(n);
+                    if let Some(figures) = s.held_mut::<TopicFigures>(&k) {
+                        change(figures);
                         continue;
                     }
-                    let mut n = s
-                        .get_raw(&k)?
-                        .map(|b| Counters::from_bytes(&b))
-                        .unwrap_or_default();
-                    bump(&mut n);
-                    s.hold(k, n, encode_counters);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Records the time from report to `at` in the histograms of kind `a`
-    /// (acknowledge) or `r` (resolve).
-    fn record(&self, s: &mut Staging<'_>, c: &FigCase, at: DateTime<Utc>, kind: u8) -> Result<()> {
-        let seconds = u64::try_from((at - c.reported_at).num_seconds())
-            .unwrap_or(0)
-            .clamp(1, DURATION_S_MAX);
-        for unit in &c.path {
-            for (gran, period) in self.periods(at) {
-                for topic in Self::topics(c) {
-                    let k = key(
-                        TAG_HISTOGRAM,
-                        &[
-                            &id(unit.0),
-                            &[gran],
-                            &period.to_be_bytes(),
-                            &[kind],
-                            topic.as_bytes(),
-                        ],
-                    );
-                    if let Some(h) = s.held_mut::<Histogram<u64>>(&k) {
-                        h.saturating_record(seconds);
-                        continue;
-                    }
-                    let mut h = match s.get_raw(&k)? {
-                        Some(bytes) => decode_histogram(&bytes)?,
-                        None => new_histogram()?,
+                    let mut figures = match s.get_raw(&k)? {
+                        Some(bytes) => TopicFigures::from_bytes(&bytes)?,
+                        None => TopicFigures::default(),
                     };
-                    h.saturating_record(seconds);
-                    s.hold(k, h, encode_held_histogram);
+                    change(&mut figures);
+                    s.hold(k, figures, encode_topic);
                 }
             }
         }
@@ -494,34 +502,123 @@ impl FiguresView {
     }
 }
 
-/// Encodes counters held in a batch (see `Staging::hold`).
-fn encode_counters(value: &dyn std::any::Any) -> Result<Vec<u8>> {
+/// The histogram bucket of a duration: the lowest value hdrhistogram treats
+/// as equal to it, so that recording the bucket is recording the value.
+fn bucket_of(seconds: u64) -> Result<u64> {
+    static TEMPLATE: std::sync::OnceLock<Option<Histogram<u64>>> = std::sync::OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| new_histogram().ok())
+        .as_ref()
+        .map(|h| h.lowest_equivalent(seconds))
+        .ok_or_else(|| corrupt("the histogram bounds are invalid".into()))
+}
+
+/// Durations by bucket (see [`bucket_of`]), sorted: the few buckets a
+/// period's cases fall in, instead of hdrhistogram's full array.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Buckets(Vec<(u64, u64)>);
+
+impl Buckets {
+    fn record(&mut self, bucket: u64) {
+        match self.0.binary_search_by_key(&bucket, |(b, _)| *b) {
+            Ok(i) => self.0[i].1 += 1,
+            Err(i) => self.0.insert(i, (bucket, 1)),
+        }
+    }
+
+    fn into_histogram(self, into: &mut Option<Histogram<u64>>) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let h = match into {
+            Some(h) => h,
+            None => into.insert(new_histogram()?),
+        };
+        for (bucket, count) in self.0 {
+            h.saturating_record_n(bucket, count);
+        }
+        Ok(())
+    }
+}
+
+/// One topic's figures in one unit and period: its counters and its
+/// durations, one value so that an event writes one key per unit, period
+/// and topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct TopicFigures {
+    counters: Counters,
+    acknowledge: Buckets,
+    resolve: Buckets,
+}
+
+impl TopicFigures {
+    /// The counters (11 big-endian u64), then each histogram as a count
+    /// and (bucket, count) pairs, as LEB128 varints.
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.counters.to_bytes();
+        for buckets in [&self.acknowledge, &self.resolve] {
+            varint(&mut out, buckets.0.len() as u64);
+            for (bucket, count) in &buckets.0 {
+                varint(&mut out, *bucket);
+                varint(&mut out, *count);
+            }
+        }
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let head = bytes
+            .get(..COUNTERS * 8)
+            .ok_or_else(|| corrupt("a figures value is cut short".into()))?;
+        let counters = Counters::from_bytes(head);
+        let mut rest = &bytes[COUNTERS * 8..];
+        let mut histograms = [Buckets::default(), Buckets::default()];
+        for buckets in &mut histograms {
+            let n = read_varint(&mut rest)?;
+            for _ in 0..n {
+                buckets
+                    .0
+                    .push((read_varint(&mut rest)?, read_varint(&mut rest)?));
+            }
+        }
+        let [acknowledge, resolve] = histograms;
+        Ok(Self {
+            counters,
+            acknowledge,
+            resolve,
+        })
+    }
+}
+
+fn varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn read_varint(bytes: &mut &[u8]) -> Result<u64> {
+    let mut n = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = bytes
+            .split_first()
+            .ok_or_else(|| corrupt("a figures value is cut short".into()))?;
+        *bytes = rest;
+        n |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Ok(n);
+        }
+    }
+    Err(corrupt("a figures value holds a bad number".into()))
+}
+
+/// Encodes a value held in a batch (see `Staging::hold`).
+fn encode_topic(value: &dyn std::any::Any) -> Result<Vec<u8>> {
     value
-        .downcast_ref::<Counters>()
-        .map(|n| n.to_bytes())
-        .ok_or_else(|| corrupt("held counters of another type".into()))
-}
-
-/// Encodes a histogram held in a batch.
-fn encode_held_histogram(value: &dyn std::any::Any) -> Result<Vec<u8>> {
-    value
-        .downcast_ref::<Histogram<u64>>()
-        .ok_or_else(|| corrupt("held histogram of another type".into()))
-        .and_then(encode_histogram)
-}
-
-fn encode_histogram(h: &Histogram<u64>) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    V2Serializer::new()
-        .serialize(h, &mut out)
-        .map_err(|e| corrupt(format!("{e:?}")))?;
-    Ok(out)
-}
-
-fn decode_histogram(bytes: &[u8]) -> Result<Histogram<u64>> {
-    Deserializer::new()
-        .deserialize(&mut &bytes[..])
-        .map_err(|e| corrupt(format!("{e:?}")))
+        .downcast_ref::<TopicFigures>()
+        .map(TopicFigures::to_bytes)
+        .ok_or_else(|| corrupt("held figures of another type".into()))
 }
 
 /// Figures for one unit (or topic) over a period range.
@@ -574,28 +671,25 @@ pub struct UnitFigures {
     pub figures: Figures,
 }
 
-/// Sums while reading, with histograms merged.
+/// Sums while reading; the durations of every period read are gathered
+/// and put in one histogram at the end.
 #[derive(Default)]
 struct Acc {
     counters: Counters,
-    acknowledge: Option<Histogram<u64>>,
-    resolve: Option<Histogram<u64>>,
+    acknowledge: Buckets,
+    resolve: Buckets,
     open_now: u64,
     overdue_now: u64,
 }
 
 impl Acc {
-    fn merge_histogram(slot: &mut Option<Histogram<u64>>, h: Histogram<u64>) -> Result<()> {
-        match slot {
-            Some(existing) => existing.add(&h).map_err(|e| corrupt(format!("{e:?}"))),
-            None => {
-                *slot = Some(h);
-                Ok(())
-            }
-        }
-    }
-
     fn finish(self) -> Figures {
+        let histogram = |buckets: Buckets| {
+            let mut h = None;
+            buckets.into_histogram(&mut h).ok()?;
+            h
+        };
+        let (acknowledge, resolve) = (histogram(self.acknowledge), histogram(self.resolve));
         let hours = |h: &Option<Histogram<u64>>, q: f64| {
             h.as_ref()
                 .filter(|h| !h.is_empty())
@@ -603,10 +697,10 @@ impl Acc {
         };
         Figures {
             counters: self.counters,
-            acknowledge_p50_hours: hours(&self.acknowledge, 0.5),
-            acknowledge_p90_hours: hours(&self.acknowledge, 0.9),
-            resolve_p50_hours: hours(&self.resolve, 0.5),
-            resolve_p90_hours: hours(&self.resolve, 0.9),
+            acknowledge_p50_hours: hours(&acknowledge, 0.5),
+            acknowledge_p90_hours: hours(&acknowledge, 0.9),
+            resolve_p50_hours: hours(&resolve, 0.5),
+            resolve_p90_hours: hours(&resolve, 0.9),
             open_now: self.open_now,
             overdue_now: self.overdue_now,
         }
@@ -693,23 +787,11 @@ fn gather(
     for entry in tree.range(start..end) {
         let (k, v) = entry?;
         let topic = String::from_utf8_lossy(&k[22..]).into_owned();
-        acc.entry(topic)
-            .or_default()
-            .counters
-            .add(Counters::from_bytes(&v));
-    }
-    let start = key(TAG_HISTOGRAM, &[&u, &g, &first.to_be_bytes()]);
-    let end = prefix_end(&key(TAG_HISTOGRAM, &[&u, &g, &last.to_be_bytes()]));
-    for entry in tree.range(start..end) {
-        let (k, v) = entry?;
-        let topic = String::from_utf8_lossy(&k[23..]).into_owned();
+        let t = TopicFigures::from_bytes(&v)?;
         let a = acc.entry(topic).or_default();
-        let slot = if k[22] == b'a' {
-            &mut a.acknowledge
-        } else {
-            &mut a.resolve
-        };
-        Acc::merge_histogram(slot, decode_histogram(&v)?)?;
+        a.counters.add(t.counters);
+        a.acknowledge.0.extend(t.acknowledge.0);
+        a.resolve.0.extend(t.resolve.0);
     }
     let open_prefix = key(TAG_OPEN_COUNT, &[&u]);
     for entry in tree.scan_prefix(&open_prefix) {
@@ -752,8 +834,50 @@ pub fn deadlines_before(
 
 #[cfg(test)]
 mod tests {
-    use super::{tiling, Granularity};
+    use super::{bucket_of, new_histogram, tiling, Buckets, Counters, Granularity, TopicFigures};
     use chrono::NaiveDate;
+
+    #[test]
+    fn a_figures_value_reads_back_as_written() {
+        let mut t = TopicFigures {
+            counters: Counters {
+                received: 3,
+                merged: u64::MAX,
+                ..Counters::default()
+            },
+            ..TopicFigures::default()
+        };
+        for seconds in [1, 59, 3_600, 3_601, 86_400 * 40, super::DURATION_S_MAX] {
+            t.acknowledge.record(bucket_of(seconds).unwrap());
+        }
+        t.resolve.record(bucket_of(7_200).unwrap());
+        t.resolve.record(bucket_of(7_200).unwrap());
+        assert_eq!(t.resolve.0.len(), 1);
+        let back = TopicFigures::from_bytes(&t.to_bytes()).unwrap();
+        assert_eq!(back, t);
+        assert!(TopicFigures::from_bytes(&t.to_bytes()[..90]).is_err());
+    }
+
+    #[test]
+    fn buckets_give_the_quantiles_of_the_durations_recorded_directly() {
+        let durations = [5_u64, 700, 700, 9_000, 86_400, 1_000_000, 250_000_000];
+        let mut direct = new_histogram().unwrap();
+        let mut buckets = Buckets::default();
+        for d in durations {
+            direct.saturating_record(d);
+            buckets.record(bucket_of(d).unwrap());
+        }
+        let mut via = None;
+        buckets.into_histogram(&mut via).unwrap();
+        let via = via.unwrap();
+        for q in [0.1, 0.5, 0.9, 0.99] {
+            assert_eq!(
+                via.value_at_quantile(q),
+                direct.value_at_quantile(q),
+                "q {q}"
+            );
+        }
+    }
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()

@@ -88,6 +88,7 @@ fn apply_household(staging: &mut Staging<'_>, h: HouseholdId, event: &Decoded) -
         size: 0,
         circumstances: Default::default(),
         assignments: r.assignments.clone(),
+        erasure: None,
     });
     let Some(next) = evolve(state, &event.event) else {
         return Ok(());

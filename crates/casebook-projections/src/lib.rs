@@ -29,11 +29,13 @@
 //! searched beside the index (see `search`).
 //!
 //! # Layout
-//! - `worker`: the generic worker (catch-up subscription, batches,
+//! - `worker`: the generic worker (catch-up from the feed, batches,
 //!   checkpoint, failure, rebuild into a new generation and swap).
 //! - `sled_view`, `staging`, `keys`, `units`: how sled views store a batch
 //!   and its checkpoint atomically, their keys, and their unit tree.
 //! - `decode`: log record to domain event.
+//! - `feed`: the shared decode stage: each record is read and decoded once
+//!   and the decoded chunks are handed to every view.
 //! - `cases`, `figures`, `households`, `members`: the sled views and their
 //!   queries.
 //! - `search`: the tantivy index, Vietnamese folding, and its queries.
@@ -46,6 +48,7 @@
 mod cases;
 mod decode;
 mod error;
+mod feed;
 mod figures;
 mod households;
 mod keys;

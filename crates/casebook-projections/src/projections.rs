@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::cases::{self, CaseFilter, CasePage, CaseRow, CaseSort, CasesView};
 use crate::error::{ProjectionError, Result};
+use crate::feed::Feed;
 use crate::figures::{self, FiguresReport, FiguresView, Granularity};
 use crate::households::{self, HouseholdRow, HouseholdsView};
 use crate::members::{self, MemberWorkload, MembersView};
@@ -98,6 +99,7 @@ impl std::fmt::Debug for Projections {
 /// What `open` needs to set up one view.
 struct Setup<'a> {
     log: &'a SledLog,
+    feed: &'a Arc<Feed>,
     registry: &'a Registry,
     shutdown: &'a watch::Sender<bool>,
 }
@@ -154,6 +156,7 @@ impl Setup<'_> {
         let slot = Arc::new(Slot::new(name, version, serving, applied, generation));
         let spec = WorkerSpec {
             log: self.log.clone(),
+            feed: self.feed.clone(),
             slot: slot.clone(),
             factory,
             registry: self.registry.clone(),
@@ -193,8 +196,10 @@ impl Projections {
         let db = sled::open(data_dir.as_ref().join(VIEWS_DIR))?;
         let registry = Registry::open(&db)?;
         let (shutdown, _) = watch::channel(false);
+        let feed = Arc::new(Feed::new(log.clone()));
         let setup = Setup {
             log: &log,
+            feed: &feed,
             registry: &registry,
             shutdown: &shutdown,
         };

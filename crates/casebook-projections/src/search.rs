@@ -47,6 +47,7 @@ use uuid::Uuid;
 
 use crate::decode::Decoded;
 use crate::error::{ProjectionError, Result};
+use crate::feed::Batch;
 use crate::worker::{Factory, Target};
 
 /// The view's name, as in the status and the registry.
@@ -71,9 +72,13 @@ pub const COMMIT_INTERVAL: Duration = Duration::from_secs(5);
 /// Most documents kept only in memory: bounds the memory and the linear
 /// scan that searches them; a rebuild's large batches commit each time.
 pub const RECENT_DOCS_MAX: usize = 2_000;
-/// Memory of the index writer: tantivy's minimum is 15 MB per thread; 32 MB
+/// Memory of the index writer: tantivy's minimum is 15 MB per thread; 64 MB
 /// holds a rebuild batch of documents without flushing mid-batch.
-const WRITER_HEAP_BYTES: usize = 32_000_000;
+const WRITER_HEAP_BYTES: usize = 64_000_000;
+/// Events in a batch from which it is a catch-up (a rebuild, a restart
+/// behind the head): committed at its end, without copies in memory.
+/// Live batches are a few events.
+const CATCH_UP_EVENTS_MIN: usize = 1_024;
 /// Characters of text shown when a hit has no highlighted fragment.
 const SNIPPET_CHARS_MAX: usize = 150;
 
@@ -199,13 +204,16 @@ impl Target for SearchTarget {
             .transpose()
     }
 
-    fn apply(&mut self, events: &[Decoded]) -> Result<()> {
+    fn apply(&mut self, events: &Batch) -> Result<()> {
         let Some(last) = events.last() else {
             return Ok(());
         };
+        // A catch-up batch is committed at its end: its documents need no
+        // copy in memory (nor their words cut twice more for it).
+        let catching_up = events.len() >= CATCH_UP_EVENTS_MIN;
         let mut added = Vec::new();
-        for event in events {
-            if let Some(doc) = self.add(event)? {
+        for event in events.events() {
+            if let Some(doc) = self.add(event, !catching_up)? {
                 added.push(doc);
             }
         }
@@ -217,7 +225,8 @@ impl Target for SearchTarget {
         self.uncommitted += events.len() as u64;
         self.last_applied = Some(last.position);
         let due = recent > 0 && self.committed_at.elapsed() >= COMMIT_INTERVAL;
-        if due || recent >= RECENT_DOCS_MAX || self.uncommitted >= COMMIT_EVENTS_MAX {
+        if catching_up || due || recent >= RECENT_DOCS_MAX || self.uncommitted >= COMMIT_EVENTS_MAX
+        {
             self.commit(last.position)?;
         }
         Ok(())
@@ -236,9 +245,9 @@ impl Target for SearchTarget {
 }
 
 impl SearchTarget {
-    /// Indexes a reported case: the document for the next commit, and its
-    /// copy for the memory until then.
-    fn add(&mut self, event: &Decoded) -> Result<Option<RecentDoc>> {
+    /// Indexes a reported case: the document for the next commit, and (if
+    /// `keep`) its copy for the memory until then.
+    fn add(&mut self, event: &Decoded, keep: bool) -> Result<Option<RecentDoc>> {
         let (StreamId::Concern(case), Payload::ConcernReported(e)) =
             (event.stream, &event.event.payload)
         else {
@@ -250,6 +259,15 @@ impl SearchTarget {
         // Idempotent even if an event were ever applied twice.
         self.writer
             .delete_term(Term::from_field_text(f.case_id, &case_id));
+        if !keep {
+            self.writer.add_document(doc!(
+                f.case_id => case_id,
+                f.hamlet => e.hamlet_id.0.to_string(),
+                f.text => text,
+                f.folded => folded,
+            ))?;
+            return Ok(None);
+        }
         self.writer.add_document(doc!(
             f.case_id => case_id,
             f.hamlet => e.hamlet_id.0.to_string(),

@@ -12,6 +12,7 @@ use casebook_log::Position;
 
 use crate::decode::Decoded;
 use crate::error::Result;
+use crate::feed::Batch;
 use crate::keys::{position_from, CHECKPOINT_KEY};
 use crate::staging::Staging;
 use crate::units;
@@ -46,12 +47,12 @@ impl<V: SledView> Target for SledTarget<V> {
             .and_then(|v| position_from(&v)))
     }
 
-    fn apply(&mut self, events: &[Decoded]) -> Result<()> {
+    fn apply(&mut self, events: &Batch) -> Result<()> {
         let Some(last) = events.last() else {
             return Ok(());
         };
         let mut staging = Staging::new(&self.tree);
-        for event in events {
+        for event in events.events() {
             if let StreamId::Unit(unit) = event.stream {
                 units::apply(&mut staging, V::NAME, unit, &event.event.payload)?;
             }

@@ -82,11 +82,15 @@ fn encode_json<T: Serialize + 'static>(value: &dyn Any) -> Result<Vec<u8>> {
     Ok(serde_json::to_vec(value)?)
 }
 
-/// The changes of one batch, not yet written.
+/// The changes of one batch, not yet written. Each change carries whether
+/// its key is known to be absent from the tree (written first in this
+/// batch by a `*_new` call): removing such a key drops the change instead
+/// of writing a removal, so an index entry that a case gains and loses in
+/// one batch costs sled nothing.
 #[derive(Debug)]
 pub struct Staging<'t> {
     tree: &'t sled::Tree,
-    writes: HashMap<Vec<u8>, Staged>,
+    writes: HashMap<Vec<u8>, (Staged, bool)>,
 }
 
 impl<'t> Staging<'t> {
@@ -105,7 +109,7 @@ impl<'t> Staging<'t> {
         T: DeserializeOwned + Clone + 'static,
     {
         match self.writes.get(key) {
-            Some(Staged::Held(value, _)) => match value.downcast_ref::<T>() {
+            Some((Staged::Held(value, _), _)) => match value.downcast_ref::<T>() {
                 Some(v) => Ok(Some(v.clone())),
                 None => Source::read(self, view, key),
             },
@@ -126,32 +130,67 @@ impl<'t> Staging<'t> {
     /// Stages `value` under `key`, kept decoded until the commit, when
     /// `encode` turns it into bytes.
     pub fn hold<T: Send + 'static>(&mut self, key: Vec<u8>, value: T, encode: Encoder) {
-        self.writes
-            .insert(key, Staged::Held(Box::new(value), encode));
+        self.stage(key, Staged::Held(Box::new(value), encode), false);
+    }
+
+    /// Like [`Staging::put`] for a key the caller knows is not in the tree.
+    pub fn put_new<T: Serialize + Clone + Send + 'static>(&mut self, key: Vec<u8>, value: &T) {
+        self.stage(
+            key,
+            Staged::Held(Box::new(value.clone()), encode_json::<T>),
+            true,
+        );
+    }
+
+    /// Like [`Staging::put_raw`] for a key the caller knows is not in the tree.
+    pub fn put_raw_new(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.stage(key, Staged::Bytes(Some(value)), true);
+    }
+
+    /// Whether `key` was first written in this batch by a `*_new` call
+    /// (and so is not in the tree).
+    pub fn is_new(&self, key: &[u8]) -> bool {
+        self.writes.get(key).is_some_and(|(_, new)| *new)
+    }
+
+    /// Stages a change; a key already changed in this batch keeps what was
+    /// known of it (a key once staged as possibly in the tree stays so).
+    fn stage(&mut self, key: Vec<u8>, staged: Staged, new: bool) {
+        match self.writes.get_mut(&key) {
+            Some(entry) => entry.0 = staged,
+            None => {
+                self.writes.insert(key, (staged, new));
+            }
+        }
     }
 
     /// The value held under `key` by [`Staging::hold`], to change in place.
     pub fn held_mut<T: 'static>(&mut self, key: &[u8]) -> Option<&mut T> {
         match self.writes.get_mut(key) {
-            Some(Staged::Held(value, _)) => value.downcast_mut::<T>(),
+            Some((Staged::Held(value, _), _)) => value.downcast_mut::<T>(),
             _ => None,
         }
     }
 
     /// Stages raw bytes under `key`.
     pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.writes.insert(key, Staged::Bytes(Some(value)));
+        self.stage(key, Staged::Bytes(Some(value)), false);
     }
 
-    /// Stages the removal of `key`.
+    /// Stages the removal of `key`; nothing to write if the key is known
+    /// not to be in the tree.
     pub fn remove(&mut self, key: Vec<u8>) {
-        self.writes.insert(key, Staged::Bytes(None));
+        if self.is_new(&key) {
+            self.writes.remove(&key);
+        } else {
+            self.stage(key, Staged::Bytes(None), false);
+        }
     }
 
     /// Writes every staged change and the checkpoint, atomically.
     pub fn commit(self, checkpoint: Position) -> Result<()> {
         let mut batch = sled::Batch::default();
-        for (key, staged) in self.writes {
+        for (key, (staged, _)) in self.writes {
             match staged.bytes()? {
                 Some(value) => batch.insert(key, value),
                 None => batch.remove(key),
@@ -166,8 +205,62 @@ impl<'t> Staging<'t> {
 impl Source for Staging<'_> {
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         match self.writes.get(key) {
-            Some(staged) => staged.bytes(),
+            Some((staged, _)) => staged.bytes(),
             None => self.tree.get_raw(key),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn tree() -> (sled::Db, sled::Tree) {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("view").unwrap();
+        (db, tree)
+    }
+
+    #[test]
+    fn a_new_key_removed_in_the_same_batch_is_not_written_at_all() {
+        let (_db, tree) = tree();
+        let mut staging = Staging::new(&tree);
+        staging.put_raw_new(b"a".to_vec(), b"1".to_vec());
+        assert!(staging.is_new(b"a"));
+        assert_eq!(staging.get_raw(b"a").unwrap(), Some(b"1".to_vec()));
+        staging.remove(b"a".to_vec());
+        assert_eq!(staging.get_raw(b"a").unwrap(), None);
+        assert!(staging.writes.is_empty());
+        staging.commit(7).unwrap();
+        assert_eq!(tree.get(b"a").unwrap(), None);
+        assert_eq!(tree.len(), 1, "only the checkpoint");
+    }
+
+    #[test]
+    fn a_key_that_may_be_in_the_tree_is_removed_from_it() {
+        let (_db, tree) = tree();
+        tree.insert(b"a", b"old".to_vec()).unwrap();
+        let mut staging = Staging::new(&tree);
+        staging.put_raw(b"a".to_vec(), b"1".to_vec());
+        // Once staged as possibly in the tree, a later `*_new` does not
+        // make it new: its removal must still reach the tree.
+        staging.put_raw_new(b"a".to_vec(), b"2".to_vec());
+        assert!(!staging.is_new(b"a"));
+        staging.remove(b"a".to_vec());
+        staging.commit(1).unwrap();
+        assert_eq!(tree.get(b"a").unwrap(), None);
+    }
+
+    #[test]
+    fn a_new_key_kept_to_the_end_of_the_batch_is_written_with_its_last_value() {
+        let (_db, tree) = tree();
+        let mut staging = Staging::new(&tree);
+        staging.put_new(b"r".to_vec(), &1_u32);
+        staging.put(b"r".to_vec(), &2_u32).unwrap();
+        assert!(staging.is_new(b"r"));
+        staging.commit(3).unwrap();
+        assert_eq!(tree.get(b"r").unwrap().as_deref(), Some(&b"2"[..]));
     }
 }

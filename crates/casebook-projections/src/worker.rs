@@ -1,5 +1,7 @@
-//! The projection workers: each tails the log from its checkpoint with a
-//! catch-up subscription and applies events in batches to its target.
+//! The projection workers: each tails the log from its checkpoint through
+//! the shared [`Feed`] (which decodes each record once for every view) and
+//! applies events in batches to its target: up to [`BATCH_EVENTS_MAX`] at
+//! a time while it catches up, what has arrived when it is live.
 //!
 //! A [`Slot`] is one view as the queries see it: the storage that serves,
 //! the number of events it has applied, and its health. A worker writes to
@@ -13,18 +15,24 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use casebook_log::{Position, RecordedEvent, SledLog, Subscription, SubscriptionFilter};
+use casebook_log::{EventStore, Position, SledLog};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::decode::{decode_batch, DecodeFailure, Decoded};
+use crate::decode::DecodeFailure;
 use crate::error::{ProjectionError, Result};
+use crate::feed::{Batch, Feed};
 use crate::staging::Source;
 
 /// Most events applied in one batch: large enough that a rebuild pays one
-/// sled batch (and one read of each row) per few thousand events, small
-/// enough that a batch's staged writes stay a few megabytes.
-pub const BATCH_EVENTS_MAX: usize = 16_384;
+/// sled batch (one write of each row it touches, however many events
+/// touch it) per few weeks of history, small enough that a batch's staged
+/// writes stay some tens of megabytes.
+pub const BATCH_EVENTS_MAX: usize = 65_536;
+
+/// Most events a worker reads on its own task instead of a blocking thread:
+/// live traffic, where the hop to another thread would be most of the lag.
+const INLINE_READ_EVENTS_MAX: u64 = 256;
 
 /// How long a worker waits before retrying after the log said it is
 /// unavailable for a moment; a damaged log stops the worker instead.
@@ -39,7 +47,7 @@ pub trait Target: Send + 'static {
     fn checkpoint(&self) -> Result<Option<Position>>;
 
     /// Applies the events and makes the last one the checkpoint, atomically.
-    fn apply(&mut self, events: &[Decoded]) -> Result<()>;
+    fn apply(&mut self, events: &Batch) -> Result<()>;
 
     /// A handle for queries.
     fn serving(&self) -> Self::Serving;
@@ -215,6 +223,8 @@ impl<S: Clone> Slot<S> {
 pub struct WorkerSpec<T: Target> {
     /// The log it tails.
     pub log: SledLog,
+    /// Reads and decodes the log once for every view.
+    pub feed: Arc<Feed>,
     /// The view it serves.
     pub slot: Arc<Slot<T::Serving>>,
     /// Opens and discards generations.
@@ -229,6 +239,7 @@ impl<T: Target> Clone for WorkerSpec<T> {
     fn clone(&self) -> Self {
         Self {
             log: self.log.clone(),
+            feed: self.feed.clone(),
             slot: self.slot.clone(),
             factory: self.factory.clone(),
             registry: self.registry.clone(),
@@ -306,7 +317,7 @@ pub fn start_rebuild<T: Target>(
 
 async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> Result<()> {
     let checkpoint = target.checkpoint()?;
-    let mut subscription = Subscription::new(spec.log.clone(), SubscriptionFilter::All, checkpoint);
+    let mut durable = spec.log.durable_len();
     let mut shutdown = spec.shutdown.clone();
     let mut generation = spec.slot.generation.subscribe();
     let mut applied = checkpoint.map_or(0, |p| p + 1);
@@ -329,13 +340,24 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
                 };
             }
         }
-        let records = tokio::select! {
-            batch = next_batch(&mut subscription) => batch,
-            _ = shutdown.changed() => continue,
-            _ = generation.changed() => continue,
-        };
-        let records = match records {
-            Ok(records) => records,
+        // Mark the head as seen before looking at it, so that a commit
+        // landing right after the look still wakes the wait below.
+        durable.borrow_and_update();
+        if applied >= spec.log.len() {
+            tokio::select! {
+                changed = durable.changed() => {
+                    if changed.is_err() {
+                        tracing::warn!(view = spec.slot.name, "log closed; retrying");
+                        tokio::time::sleep(RETRY_DELAY).await;
+                    }
+                }
+                _ = shutdown.changed() => {}
+                _ = generation.changed() => {}
+            }
+            continue;
+        }
+        let batch = match read(&spec.feed, applied, spec.log.len()).await {
+            Ok(batch) => batch,
             Err(ProjectionError::Log(casebook_log::LogError::Unavailable(reason))) => {
                 tracing::warn!(view = spec.slot.name, %reason, "log unavailable; retrying");
                 tokio::time::sleep(RETRY_DELAY).await;
@@ -343,10 +365,9 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
             }
             Err(err) => return Err(fail(&spec.slot, applied, "read", err)),
         };
-        let (decoded, failure) = decode_batch(&records);
-        if let Some(last) = decoded.last() {
-            let last_position = last.position;
-            target = match apply_blocking(target, decoded).await {
+        let failure = batch.failure().cloned();
+        if let Some(last_position) = batch.last().map(|e| e.position) {
+            target = match apply_blocking(target, batch).await {
                 Ok(target) => target,
                 // A rebuilt generation took over and dropped this one's
                 // storage under it: its work is moot, not a failure.
@@ -367,15 +388,19 @@ fn retired(role: Role, serving: u64) -> bool {
     matches!(role, Role::Serving { generation } if generation != serving)
 }
 
-async fn next_batch(subscription: &mut Subscription<SledLog>) -> Result<Vec<RecordedEvent>> {
-    let first = subscription.next().await?;
-    let mut records = Vec::with_capacity(BATCH_EVENTS_MAX);
-    records.push(first);
-    records.extend(subscription.next_available(BATCH_EVENTS_MAX - 1).await?);
-    Ok(records)
+/// The next batch from `from`: read in place when it is a few live events,
+/// on a blocking thread when the worker is catching up.
+async fn read(feed: &Arc<Feed>, from: Position, head: u64) -> Result<Batch> {
+    if head.saturating_sub(from) <= INLINE_READ_EVENTS_MAX {
+        return feed.read(from, BATCH_EVENTS_MAX);
+    }
+    let feed = feed.clone();
+    tokio::task::spawn_blocking(move || feed.read(from, BATCH_EVENTS_MAX))
+        .await
+        .map_err(|e| ProjectionError::Transaction(format!("read task failed: {e}")))?
 }
 
-async fn apply_blocking<T: Target>(mut target: T, events: Vec<Decoded>) -> Result<T> {
+async fn apply_blocking<T: Target>(mut target: T, events: Batch) -> Result<T> {
     let joined = tokio::task::spawn_blocking(move || {
         let result = target.apply(&events);
         (target, result)

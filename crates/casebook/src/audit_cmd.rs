@@ -9,16 +9,27 @@
 //! - `import FILE --data DIR` verifies an export, then restores it into a
 //!   data directory that has no log yet.
 //!
+//! - `audit key|head|inclusion|consistency` print the tree-head key, a
+//!   signed tree head or a proof as JSON (formats in `docs/audit.md`), after
+//!   catching the Merkle tree up with the log. Their flags are checked
+//!   against each other and against the log before anything is opened for
+//!   writing, so a bad flag changes nothing.
+//!
 //! Progress bars appear only when stderr is a terminal.
 
 use std::io::{BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use casebook_audit::{restore_export, verify_export, write_export, Audit, ExportSummary};
+use casebook_audit::{
+    restore_export, verify_export, write_export, Audit, ConsistencyProof, ExportSummary,
+    InclusionProof, SignedTreeHead,
+};
 use casebook_log::SledLog;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::cli::AuditCommand;
 use crate::error::CliError;
+use crate::run::{load, print_lines};
 
 fn data_error(path: &Path, message: impl Into<String>) -> CliError {
     CliError::Data {
@@ -27,7 +38,8 @@ fn data_error(path: &Path, message: impl Into<String>) -> CliError {
     }
 }
 
-fn progress(total: u64, what: &str) -> ProgressBar {
+/// A progress bar of `total` events on stderr, hidden unless stderr is a terminal.
+pub fn progress(total: u64, what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -47,6 +59,18 @@ fn open_log(data: &Path) -> Result<SledLog, CliError> {
             format!("the event log cannot be opened (is a server running on it?): {e}"),
         )
     })
+}
+
+/// Opens the log of a data directory that has one; never makes an empty
+/// log where there was none.
+pub fn open_existing_log(data: &Path) -> Result<SledLog, CliError> {
+    if !data.join("log").is_dir() {
+        return Err(data_error(
+            data,
+            "there is no event log here (no `log` directory)",
+        ));
+    }
+    open_log(data)
 }
 
 fn open_audit(data: &Path) -> Result<Audit, CliError> {
@@ -131,4 +155,131 @@ pub fn import(file: &Path, data: &Path, key: Option<&Path>) -> Result<u64, CliEr
         std::fs::copy(key, &target).map_err(|e| data_error(key, e.to_string()))?;
     }
     Ok(restored)
+}
+
+/// The tree-head key of `data`, hex (made on first use, as `serve` does).
+pub fn key(data: &Path) -> Result<String, CliError> {
+    let _log = open_existing_log(data)?;
+    Ok(open_audit(data)?.public_key_hex())
+}
+
+/// The audit trail of `data`, its tree caught up with `log`.
+fn caught_up(data: &Path, log: &SledLog) -> Result<Audit, CliError> {
+    let audit = open_audit(data)?;
+    audit
+        .catch_up(log)
+        .map_err(|e| CliError::Refused(format!("{}: {e}", data.display())))?;
+    Ok(audit)
+}
+
+fn audit_failed(data: &Path) -> impl Fn(casebook_audit::AuditError) -> CliError + '_ {
+    move |e| CliError::Refused(format!("{}: {e}", data.display()))
+}
+
+/// A head over the whole log of `data`, signed now.
+pub fn head(data: &Path) -> Result<SignedTreeHead, CliError> {
+    let log = open_existing_log(data)?;
+    let audit = caught_up(data, &log)?;
+    audit
+        .signed_head(chrono::Utc::now().timestamp_millis())
+        .map_err(audit_failed(data))
+}
+
+/// The proof that the event at `position` is in the tree of `size` (the
+/// whole log by default).
+pub fn inclusion(
+    data: &Path,
+    position: u64,
+    size: Option<u64>,
+) -> Result<InclusionProof, CliError> {
+    match size {
+        Some(0) => {
+            return Err(CliError::Usage(
+                "--size must be at least 1: a tree of size 0 holds no event".to_owned(),
+            ))
+        }
+        Some(size) if position >= size => {
+            return Err(CliError::Usage(format!(
+                "--position {position} is not in a tree of size {size} (positions 0 to {})",
+                size - 1
+            )))
+        }
+        _ => {}
+    }
+    let log = open_existing_log(data)?;
+    let len = log.len();
+    let size = match size {
+        Some(size) if size > len => return Err(beyond_log("--size", size, len)),
+        Some(size) => size,
+        None if position >= len => {
+            return Err(CliError::Refused(format!(
+                "--position {position} is beyond the log, which holds {len} events"
+            )))
+        }
+        None => len,
+    };
+    let audit = caught_up(data, &log)?;
+    audit
+        .inclusion_proof(position, size)
+        .map_err(audit_failed(data))
+}
+
+/// The proof that the tree of `from` is a prefix of the tree of `to`.
+pub fn consistency(data: &Path, from: u64, to: u64) -> Result<ConsistencyProof, CliError> {
+    if from == 0 {
+        return Err(CliError::Usage(
+            "--from must be at least 1: every tree extends the empty one".to_owned(),
+        ));
+    }
+    if from > to {
+        return Err(CliError::Usage(format!(
+            "--from {from} is larger than --to {to}: a log only grows"
+        )));
+    }
+    let log = open_existing_log(data)?;
+    if to > log.len() {
+        return Err(beyond_log("--to", to, log.len()));
+    }
+    let audit = caught_up(data, &log)?;
+    audit
+        .consistency_proof(from, to)
+        .map_err(audit_failed(data))
+}
+
+fn beyond_log(flag: &str, size: u64, len: u64) -> CliError {
+    CliError::Refused(format!(
+        "{flag} {size} is beyond the log, which holds {len} events"
+    ))
+}
+
+/// Runs an `audit` subcommand and prints its JSON.
+pub fn run(command: AuditCommand) -> Result<(), CliError> {
+    let json = match command {
+        AuditCommand::Key(common) => {
+            let public_key = key(&load(common, None)?.data_dir)?;
+            to_json(&serde_json::json!({
+                "algorithm": "Ed25519",
+                "public_key": public_key,
+                "signed_prefix": "casebook-tree-head-v1",
+            }))
+        }
+        AuditCommand::Head(common) => to_json(&head(&load(common, None)?.data_dir)?),
+        AuditCommand::Inclusion {
+            common,
+            position,
+            size,
+        } => {
+            let data = load(common, None)?.data_dir;
+            to_json(&inclusion(&data, position, size)?)
+        }
+        AuditCommand::Consistency { common, from, to } => {
+            let data = load(common, None)?.data_dir;
+            to_json(&consistency(&data, from, to)?)
+        }
+    }?;
+    print_lines(&[json])
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, CliError> {
+    serde_json::to_string_pretty(value).map_err(|e| CliError::Runtime(e.to_string()))
 }

@@ -33,6 +33,12 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Usernames and passwords for the web pages (with the server stopped).
+    User {
+        /// What to do with web accounts.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Write the whole log as JSON Lines with a signed tree head (server
     /// stopped); see docs/audit.md.
     Export(ExportArgs),
@@ -43,6 +49,141 @@ pub enum Command {
     /// Verify an export, then restore it into a data directory that has no
     /// log yet.
     Import(ImportArgs),
+    /// Erase a household's personal data for good (server stopped; while it
+    /// runs, use POST /v1/households/{id}/erase). The log keeps its
+    /// ciphertext, so every proof still verifies; the key is destroyed.
+    Forget(ForgetArgs),
+    /// Print the tree-head key, a signed tree head, or an inclusion or
+    /// consistency proof as JSON, after catching the Merkle tree up with
+    /// the log (server stopped); see docs/audit.md.
+    Audit {
+        /// What to print.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Build the views as they stood at a log position or time into a
+    /// scratch directory, and print their figures (server stopped).
+    Replay(ReplayArgs),
+    /// Show the views' checkpoints, lag and health, or rebuild views from
+    /// the log (server stopped).
+    Projections {
+        /// What to do with the views.
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+}
+
+/// `audit` subcommands (audit_cmd.rs).
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The public key tree heads are signed with.
+    Key(Common),
+    /// A signed tree head over the whole log, signed now.
+    Head(Common),
+    /// The proof that the event at a position is in the tree of a size.
+    Inclusion {
+        /// Configuration and data directory.
+        #[command(flatten)]
+        common: Common,
+        /// The event's log position.
+        #[arg(long, value_name = "N")]
+        position: u64,
+        /// The tree size (default: the whole log).
+        #[arg(long, value_name = "M")]
+        size: Option<u64>,
+    },
+    /// The proof that the tree of one size is a prefix of the tree of a
+    /// larger one.
+    Consistency {
+        /// Configuration and data directory.
+        #[command(flatten)]
+        common: Common,
+        /// The older tree's size (at least 1).
+        #[arg(long, value_name = "A")]
+        from: u64,
+        /// The newer tree's size (at least `--from`, at most the log's length).
+        #[arg(long, value_name = "B")]
+        to: u64,
+    },
+}
+
+/// Flags of `replay` (replay_cmd.rs).
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Configuration and data directory (the source; only read).
+    #[command(flatten)]
+    pub common: Common,
+    /// The last log position to include, or a time (RFC 3339): every event
+    /// recorded at or before it.
+    #[arg(long, value_name = "POSITION|TIME", value_parser = parse_until)]
+    pub until: Until,
+    /// An empty (or new) directory to build the replay in.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Where a replay stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// The last log position included.
+    Position(u64),
+    /// The last recorded time included.
+    Time(chrono::DateTime<chrono::Utc>),
+}
+
+/// Reads `--until`: digits are a position, anything else an RFC 3339 time.
+fn parse_until(text: &str) -> Result<Until, String> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .map(Until::Position)
+            .map_err(|e| format!("not a log position: {e}"));
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| Until::Time(t.with_timezone(&chrono::Utc)))
+        .map_err(|e| {
+            format!("expected a log position (digits) or an RFC 3339 time such as 2026-03-01T00:00:00Z ({e})")
+        })
+}
+
+/// `projections` subcommands (projections_cmd.rs).
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Each view's checkpoint, lag behind the log and health.
+    Status {
+        /// Configuration and data directory.
+        #[command(flatten)]
+        common: Common,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild one view (or every view) from the log and wait until it has
+    /// caught up.
+    Rebuild {
+        /// Configuration and data directory.
+        #[command(flatten)]
+        common: Common,
+        /// The view (cases, figures, households, members, search); all if absent.
+        view: Option<String>,
+    },
+}
+
+/// Flags of `forget`.
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// Configuration and data directory.
+    #[command(flatten)]
+    pub common: Common,
+    /// The household whose personal data to erase.
+    #[arg(long, value_name = "ID")]
+    pub household: Uuid,
+    /// Why (kept in the log with the erasure).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// The administrator on whose authority it is erased (their person id).
+    #[arg(long = "by", value_name = "PERSON_ID")]
+    pub by: Uuid,
 }
 
 /// Flags of `export`.
@@ -155,5 +296,24 @@ pub enum TokenCommand {
         common: Common,
         /// The token's id.
         token_id: Uuid,
+    },
+}
+
+/// Web account subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Give a person a username and password for the web pages. The
+    /// password is read from `CASEBOOK_PASSWORD`, else from the first line
+    /// of standard input; never from the arguments.
+    SetPassword {
+        /// Configuration and data directory.
+        #[command(flatten)]
+        common: Common,
+        /// The username (3–64 of a-z, 0-9, '.', '_', '-').
+        #[arg(long)]
+        username: String,
+        /// The person it signs in as.
+        #[arg(long)]
+        person: Uuid,
     },
 }

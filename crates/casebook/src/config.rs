@@ -6,6 +6,7 @@
 //! has been checked; an invalid configuration cannot get past start-up.
 //! Errors name the setting and where it came from.
 
+use casebook_privacy::{MasterKey, MASTER_KEY_ENV, MASTER_KEY_FILE};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -33,10 +34,17 @@ const ENV_SETTINGS: &[(&str, &str)] = &[
     ("limits", "concurrency_max"),
     ("limits", "rate_per_second"),
     ("limits", "rate_burst"),
+    ("limits", "page_cases_max"),
+    ("limits", "read_wait_ms"),
     ("tokens", "lifetime_days"),
     ("bootstrap", "root_unit_name"),
     ("bootstrap", "admin_name"),
+    ("privacy", "master_key_file"),
 ];
+
+/// Longest read-your-writes wait a configuration may set: beyond a few
+/// seconds a client is better told to retry than kept waiting.
+const READ_WAIT_MS_MAX: u64 = 30_000;
 
 /// Longest token lifetime a configuration may set.
 const TOKEN_LIFETIME_DAYS_MAX: u32 = 366;
@@ -69,6 +77,28 @@ pub struct Config {
     pub admin_name: String,
     /// Deadlines, time zone, topics.
     pub policy: Policy,
+    /// The file holding the master key that wraps the household keys;
+    /// `CASEBOOK_MASTER_KEY` (the key itself, hex) wins over it.
+    pub master_key_file: PathBuf,
+}
+
+impl Config {
+    /// The master key: `CASEBOOK_MASTER_KEY` if set, else the key file
+    /// (made on first use). Errors name the source, never the key.
+    pub fn master_key(&self) -> Result<MasterKey, CliError> {
+        match std::env::var(MASTER_KEY_ENV) {
+            Ok(text) => MasterKey::from_hex(&text).map_err(|e| CliError::Config {
+                file: MASTER_KEY_ENV.to_owned(),
+                message: e.to_string(),
+            }),
+            Err(_) => {
+                MasterKey::load_or_create(&self.master_key_file).map_err(|e| CliError::Config {
+                    file: "privacy.master_key_file".to_owned(),
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,6 +113,14 @@ struct Raw {
     #[serde(default)]
     bootstrap: RawBootstrap,
     policy: Option<Policy>,
+    #[serde(default)]
+    privacy: RawPrivacy,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrivacy {
+    master_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +143,8 @@ struct RawLimits {
     concurrency_max: Option<usize>,
     rate_per_second: Option<u32>,
     rate_burst: Option<u32>,
+    page_cases_max: Option<usize>,
+    read_wait_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -194,6 +234,27 @@ fn positive<T: PartialOrd + Default + Copy>(
     Ok(value)
 }
 
+/// `limits.page_cases_max`: at least 1, at most the views' own bound.
+fn page_cases_max(value: Option<usize>) -> Result<usize, String> {
+    let max = casebook_api::config::PAGE_CASES_MAX;
+    let value = positive("limits.page_cases_max", value, max)?;
+    if value > max {
+        return Err(format!("`limits.page_cases_max` must be at most {max}"));
+    }
+    Ok(value)
+}
+
+/// `limits.read_wait_ms`: 0 (never wait) to [`READ_WAIT_MS_MAX`].
+fn read_wait(value: Option<u64>, default: Duration) -> Result<Duration, String> {
+    match value {
+        None => Ok(default),
+        Some(ms) if ms <= READ_WAIT_MS_MAX => Ok(Duration::from_millis(ms)),
+        Some(_) => Err(format!(
+            "`limits.read_wait_ms` must be between 0 and {READ_WAIT_MS_MAX}"
+        )),
+    }
+}
+
 fn validate(raw: Raw, overrides: Overrides) -> Result<Config, String> {
     let listen = match (overrides.listen, raw.server.listen) {
         (Some(addr), _) => addr,
@@ -261,13 +322,21 @@ fn validate(raw: Raw, overrides: Overrides) -> Result<Config, String> {
         )?,
         rate_burst: positive("limits.rate_burst", l.rate_burst, defaults.rate_burst)?,
         token_lifetime_days: lifetime_days,
+        page_cases_max: page_cases_max(l.page_cases_max)?,
+        read_wait: read_wait(l.read_wait_ms, defaults.read_wait)?,
+    };
+    let data_dir = overrides
+        .data
+        .or(raw.server.data_dir)
+        .unwrap_or_else(|| PathBuf::from("data"));
+    let master_key_file = match raw.privacy.master_key_file {
+        Some(path) if !path.as_os_str().is_empty() => path,
+        _ => data_dir.join(MASTER_KEY_FILE),
     };
     Ok(Config {
         listen,
-        data_dir: overrides
-            .data
-            .or(raw.server.data_dir)
-            .unwrap_or_else(|| PathBuf::from("data")),
+        data_dir,
+        master_key_file,
         log_format,
         log_filter: raw.server.log_filter.unwrap_or_else(|| "info".to_owned()),
         api,
@@ -306,6 +375,7 @@ mod tests {
         assert_eq!(from_file.policy, defaults.policy);
         assert_eq!(from_file.root_unit_name, defaults.root_unit_name);
         assert_eq!(from_file.log_filter, defaults.log_filter);
+        assert_eq!(from_file.master_key_file, defaults.master_key_file);
     }
 
     #[test]
@@ -313,6 +383,12 @@ mod tests {
         let raw: Raw = toml::from_str("[limits]\nrate_burst = 0\n").unwrap();
         let error = validate(raw, Overrides::default()).unwrap_err();
         assert!(error.contains("limits.rate_burst"), "{error}");
+        let raw: Raw = toml::from_str("[limits]\npage_cases_max = 201\n").unwrap();
+        let error = validate(raw, Overrides::default()).unwrap_err();
+        assert!(error.contains("limits.page_cases_max"), "{error}");
+        let raw: Raw = toml::from_str("[limits]\nread_wait_ms = 60000\n").unwrap();
+        let error = validate(raw, Overrides::default()).unwrap_err();
+        assert!(error.contains("limits.read_wait_ms"), "{error}");
         let raw: Raw = toml::from_str("[server]\nlog_format = \"xml\"\n").unwrap();
         let error = validate(raw, Overrides::default()).unwrap_err();
         assert!(error.contains("server.log_format"), "{error}");

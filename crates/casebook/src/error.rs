@@ -23,6 +23,11 @@ pub enum CliError {
         message: String,
     },
 
+    /// A flag's value is wrong in itself or beside another flag (`--from`
+    /// larger than `--to`, an unknown view): exit 2, like clap's own errors.
+    #[error("{0}")]
+    Usage(String),
+
     /// A request the command made was refused: exit 4.
     #[error("{0}")]
     Refused(String),
@@ -37,7 +42,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Runtime(_) => 1,
-            Self::Config { .. } => 2,
+            Self::Config { .. } | Self::Usage(_) => 2,
             Self::Data { .. } => 3,
             Self::Refused(_) => 4,
         }

@@ -6,21 +6,32 @@
 //! - `config`: `config/casebook.toml`, environment and flags, validated
 //!   into a typed [`config::Config`].
 //! - `run`: what each subcommand does.
-//! - `audit_cmd`: `export`, `verify` and `import` (the auditor's checks, backup and restore).
+//! - `audit_cmd`: `export`, `verify` and `import` (the auditor's checks, backup and restore),
+//!   and `audit key|head|inclusion|consistency` (the tree-head key, heads and proofs).
+//! - `replay_cmd`: `replay`, the views as of a past position or time.
+//! - `projections_cmd`: `projections status|rebuild`.
+//! - `user_cmd`: `user set-password`, and the demo people's web accounts.
 //! - `error`: [`error::CliError`] and its exit codes.
 
 mod audit_cmd;
 mod cli;
 mod config;
 mod error;
+mod forget_cmd;
+mod projections_cmd;
+mod replay_cmd;
 mod run;
+mod user_cmd;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
     match run::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -28,4 +39,32 @@ fn main() -> ExitCode {
             ExitCode::from(error.exit_code())
         }
     }
+}
+
+/// Prints help and version as clap does; any other argument error on one
+/// line (`casebook: …`), exit 2.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = error.print();
+        return ExitCode::from(2);
+    }
+    let text = error.render().to_string();
+    let line: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect();
+    eprintln!("casebook: {}", line.join(" "));
+    ExitCode::from(2)
 }

@@ -5,11 +5,12 @@
 //! may open, so `init` and `token` work with the server stopped; while it
 //! runs, use the API (`POST /v1/tokens`).
 
+use casebook_privacy::{KeyStore, KEYS_DIR};
 use std::io::Write;
 use std::path::Path;
 
 use casebook_api::bootstrap::{bootstrap, BootstrapNames, Bootstrapped};
-use casebook_api::{AppState, TokenStore};
+use casebook_api::{AppState, Stores, TokenStore};
 use casebook_domain::PersonId;
 use casebook_log::{Direction, EventStore, SledLog};
 use chrono::{TimeDelta, Utc};
@@ -18,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit_cmd;
 use crate::cli::{
-    Cli, Command, Common, DemoArgs, ExportArgs, ImportArgs, ServeArgs, TokenCommand, VerifyArgs,
+    Cli, Command, Common, DemoArgs, ExportArgs, ForgetArgs, ImportArgs, ServeArgs, TokenCommand,
+    VerifyArgs,
 };
 use crate::config::{self, Config, LogFormat, Overrides};
 use crate::error::CliError;
@@ -31,13 +33,21 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Init(common) => runtime.block_on(init(common)),
         Command::Demo(args) => runtime.block_on(demo(args)),
         Command::Token { command } => runtime.block_on(token(command)),
+        Command::User { command } => runtime.block_on(crate::user_cmd::run(command)),
         Command::Export(args) => export(args),
         Command::Verify(args) => verify(args),
         Command::Import(args) => import(args),
+        Command::Forget(args) => runtime.block_on(forget(args)),
+        Command::Audit { command } => audit_cmd::run(command),
+        Command::Replay(args) => runtime.block_on(crate::replay_cmd::run(args)),
+        Command::Projections { command } => runtime.block_on(crate::projections_cmd::run(command)),
     }
 }
 
-fn load(common: Common, listen: Option<std::net::SocketAddr>) -> Result<Config, CliError> {
+pub(crate) fn load(
+    common: Common,
+    listen: Option<std::net::SocketAddr>,
+) -> Result<Config, CliError> {
     config::load(Overrides {
         config: common.config,
         data: common.data,
@@ -106,16 +116,23 @@ async fn first_start(
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let config = load(args.common, args.listen)?;
     init_tracing(&config);
-    let (log, tokens) = open_data(&config.data_dir)?;
-    if args.demo && log.is_empty() {
-        seed_demo(&config, &log, &tokens, args.seed).await?;
-    } else if let Some(done) = first_start(&config, &log, &tokens).await? {
+    let stores = open_stores(&config)?;
+    if args.demo && stores.log.is_empty() {
+        seed_demo(
+            &config,
+            &stores.log,
+            &stores.tokens,
+            &stores.keys,
+            args.seed,
+        )
+        .await?;
+    } else if let Some(done) = first_start(&config, &stores.log, &stores.tokens).await? {
         announce_bootstrap(&done);
     }
+    let log = stores.log.clone();
     let shutdown = CancellationToken::new();
     let (state, directory_task) = AppState::start(
-        log.clone(),
-        tokens,
+        stores,
         config.policy.clone(),
         config.api.clone(),
         shutdown.clone(),
@@ -133,12 +150,28 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Runtime(e.to_string()))?;
     announce_listening(addr);
     tracing::info!(%addr, data = %config.data_dir.display(), "serving");
-    let served = casebook_api::serve(listener, state, signal()).await;
+    let served = casebook_api::serve(listener, state.clone(), signal()).await;
     shutdown.cancel();
     let _ = directory_task.await;
+    state.stop_workers().await;
+    drop(state);
     drop(log);
     tracing::info!("stopped; the log is closed");
     served.map_err(|e| CliError::Runtime(e.to_string()))
+}
+
+/// Opens every store of the data directory for serving.
+fn open_stores(config: &Config) -> Result<Stores, CliError> {
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).map_err(|e| CliError::Data {
+        path: dir.clone(),
+        message: e.to_string(),
+    })?;
+    let master = config.master_key()?;
+    Stores::open_with_master(dir, config.policy.clone(), master).map_err(|e| CliError::Data {
+        path: dir.clone(),
+        message: format!("{e} (is another casebook process using this data directory?)"),
+    })
 }
 
 /// Completes on SIGINT or SIGTERM.
@@ -181,7 +214,17 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
             "demo data goes into an empty data directory only".to_owned(),
         ));
     }
-    seed_demo(&config, &log, &tokens, args.seed).await
+    let keys = open_keys(&config)?;
+    seed_demo(&config, &log, &tokens, &keys, args.seed).await
+}
+
+/// Opens the key store that seals residents' personal data.
+fn open_keys(config: &Config) -> Result<KeyStore, CliError> {
+    let dir = config.data_dir.join(KEYS_DIR);
+    KeyStore::open(&dir, config.master_key()?).map_err(|e| CliError::Data {
+        path: dir,
+        message: e.to_string(),
+    })
 }
 
 /// Loads the demo province into an empty log and prints a token per role.
@@ -189,12 +232,13 @@ async fn seed_demo(
     config: &Config,
     log: &SledLog,
     tokens: &TokenStore,
+    keys: &KeyStore,
     seed: u64,
 ) -> Result<(), CliError> {
     let runtime = |e: &dyn std::fmt::Display| CliError::Runtime(e.to_string());
     let demo = casebook_demo::generate(&casebook_demo::DemoConfig::new(seed, Utc::now()))
         .map_err(|e| runtime(&e))?;
-    let report = casebook_demo::load(log, &demo)
+    let report = casebook_demo::load(log, keys, &demo)
         .await
         .map_err(|e| runtime(&e))?;
     let people = &demo.people;
@@ -219,6 +263,7 @@ async fn seed_demo(
             .map_err(|e| runtime(&e))?;
         lines.push(format!("token {role} ({person}): {secret}"));
     }
+    lines.extend(crate::user_cmd::demo_accounts(tokens, &roles).await?);
     print_lines(&lines)
 }
 
@@ -351,9 +396,32 @@ fn token_list(common: Common) -> Result<(), CliError> {
 
 /// The command's output, for the operator.
 #[allow(clippy::print_stdout)]
-fn print_lines(lines: &[String]) -> Result<(), CliError> {
+pub(crate) fn print_lines(lines: &[String]) -> Result<(), CliError> {
     for line in lines {
         println!("{line}");
     }
+    Ok(())
+}
+
+/// Erases a household's personal data and prints where the erasure landed.
+#[allow(clippy::print_stdout)]
+async fn forget(args: ForgetArgs) -> Result<(), CliError> {
+    let config = load(args.common, None)?;
+    init_tracing(&config);
+    let (log, _tokens) = open_data(&config.data_dir)?;
+    let keys = open_keys(&config)?;
+    let done = crate::forget_cmd::forget(
+        &log,
+        &keys,
+        &config.policy,
+        casebook_domain::HouseholdId(args.household),
+        PersonId(args.by),
+        &args.reason,
+    )
+    .await?;
+    println!(
+        "erased the personal data of household {} (log position {}; key destroyed: {})",
+        args.household, done.position, done.key_destroyed
+    );
     Ok(())
 }

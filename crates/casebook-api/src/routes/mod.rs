@@ -7,11 +7,15 @@
 //! - `sync`: offline batches.
 //! - `tokens`: token administration.
 //! - `ops`: health, readiness, metrics.
-//! - `views`: the projection-backed routes still to come.
+//! - `audit`: the tree-head key, signed tree heads, inclusion and consistency proofs.
+//! - `views`: the queries that read the views: case list and search,
+//!   figures (JSON, CSV), households, a household's cases, workloads.
 
+pub mod audit;
 pub mod concerns;
 pub mod feed;
 pub mod ops;
+pub mod privacy;
 pub mod reads;
 pub mod structure;
 pub mod sync;
@@ -91,6 +95,15 @@ pub fn router(state: AppState) -> Router {
             "/v1/concerns/{concern_id}/informant-grants",
             post(concerns::grant_informant_access),
         )
+        .route(
+            "/v1/concerns/{concern_id}/informant",
+            post(privacy::read_informant),
+        )
+        .route(
+            "/v1/households/{household_id}/erase",
+            post(privacy::erase_household),
+        )
+        .route("/v1/informant-reads", get(privacy::list_informant_reads))
         .route("/v1/sync", post(sync::sync))
         .route("/v1/feed", get(feed::feed))
         .route("/v1/units", post(structure::create_unit))
@@ -132,6 +145,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .merge(views::router())
+        .route("/.well-known/casebook-audit-key", get(audit::audit_key))
+        .route("/v1/audit/head", get(audit::head))
+        .route("/v1/audit/inclusion", get(audit::inclusion))
+        .route("/v1/audit/consistency", get(audit::consistency))
+        .merge(crate::web::router())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed);
     let layers = ServiceBuilder::new()

@@ -1,5 +1,9 @@
 //! Reads that need no projection: a case folded from its stream (also as
 //! of a past moment), its history with actors, a household, and the caller.
+//! Each accepts a minimum log position (`Casebook-Min-Position` or
+//! `min_position`) and waits for the directory to reach it
+//! ([`crate::fresh`]): the case and its history are read from the log
+//! itself, but who may see them is decided on the directory.
 
 use axum::extract::State;
 use axum::http::header;
@@ -20,6 +24,8 @@ use crate::codec::decode;
 use crate::command::read_stream_all;
 use crate::error::{ApiError, Problem};
 use crate::extract::{etag, ApiPath, ApiQuery};
+use crate::fresh::{MinPosition, Reads};
+use crate::routes::views::doc::FreshParams;
 use crate::state::AppState;
 use crate::visibility::{case_visible, household_visible, redact};
 
@@ -44,6 +50,9 @@ pub struct CaseView {
 pub struct CaseQuery {
     /// Show the case as the log knew it at this moment (RFC 3339).
     pub as_of: Option<DateTime<Utc>>,
+    /// Read-your-writes (see [`crate::fresh`]).
+    #[param(ignore)]
+    pub min_position: Option<u64>,
 }
 
 /// A case's events and its state, if the caller may see it (else 404).
@@ -70,15 +79,18 @@ pub async fn load_case(
 
 /// Read a case (folded from its stream), optionally as of a past moment.
 #[utoipa::path(get, path = "/v1/concerns/{concern_id}", tag = "concerns",
-    params(("concern_id" = Uuid, Path), CaseQuery),
-    responses((status = 200, body = CaseView), (status = "4XX", body = Problem)),
+    params(("concern_id" = Uuid, Path), CaseQuery, FreshParams),
+    responses((status = 200, body = CaseView), (status = "4XX", body = Problem),
+        (status = 503, body = Problem)),
     security(("bearer" = [])))]
 pub async fn get_case(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(concern_id): ApiPath<Uuid>,
+    min: MinPosition,
     ApiQuery(query): ApiQuery<CaseQuery>,
 ) -> Result<Response, ApiError> {
+    min.wait(&state, Reads::Directory).await?;
     let (events, current) = load_case(&state, &principal, ConcernId(concern_id)).await?;
     let revision = events.last().map_or(0, |(r, _)| r.revision);
     let concern = match query.as_of {
@@ -154,19 +166,25 @@ pub struct HistoryQuery {
     pub after_revision: Option<u64>,
     /// At most this many events (capped by the server's page limit).
     pub limit: Option<usize>,
+    /// Read-your-writes (see [`crate::fresh`]).
+    #[param(ignore)]
+    pub min_position: Option<u64>,
 }
 
 /// A case's whole event stream, with actors.
 #[utoipa::path(get, path = "/v1/concerns/{concern_id}/history", tag = "concerns",
-    params(("concern_id" = Uuid, Path), HistoryQuery),
-    responses((status = 200, body = HistoryPage), (status = "4XX", body = Problem)),
+    params(("concern_id" = Uuid, Path), HistoryQuery, FreshParams),
+    responses((status = 200, body = HistoryPage), (status = "4XX", body = Problem),
+        (status = 503, body = Problem)),
     security(("bearer" = [])))]
 pub async fn get_history(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(concern_id): ApiPath<Uuid>,
+    min: MinPosition,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
+    min.wait(&state, Reads::Directory).await?;
     let (events, concern) = load_case(&state, &principal, ConcernId(concern_id)).await?;
     let reveal = redact(principal.person_id, &concern)
         .sealed_informant
@@ -231,14 +249,17 @@ fn hex_of(bytes: &[u8]) -> String {
 
 /// A household, if the caller may see it.
 #[utoipa::path(get, path = "/v1/households/{household_id}", tag = "structure",
-    params(("household_id" = Uuid, Path)),
-    responses((status = 200, body = Object), (status = "4XX", body = Problem)),
+    params(("household_id" = Uuid, Path), FreshParams),
+    responses((status = 200, body = Object), (status = "4XX", body = Problem),
+        (status = 503, body = Problem)),
     security(("bearer" = [])))]
 pub async fn get_household(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(household_id): ApiPath<Uuid>,
+    min: MinPosition,
 ) -> Result<Json<casebook_domain::Household>, ApiError> {
+    min.wait(&state, Reads::Directory).await?;
     let directory = state.directory()?;
     directory
         .household(HouseholdId(household_id))
@@ -261,10 +282,16 @@ pub struct Me {
 }
 
 /// Who the token acts for, and their roles now.
-#[utoipa::path(get, path = "/v1/me", tag = "auth",
-    responses((status = 200, body = Me), (status = 401, body = Problem)),
+#[utoipa::path(get, path = "/v1/me", tag = "auth", params(FreshParams),
+    responses((status = 200, body = Me), (status = 401, body = Problem),
+        (status = 503, body = Problem)),
     security(("bearer" = [])))]
-pub async fn me(State(state): State<AppState>, principal: Principal) -> Result<Json<Me>, ApiError> {
+pub async fn me(
+    State(state): State<AppState>,
+    principal: Principal,
+    min: MinPosition,
+) -> Result<Json<Me>, ApiError> {
+    min.wait(&state, Reads::Directory).await?;
     let directory = state.directory()?;
     Ok(Json(Me {
         person_id: principal.person_id,

@@ -137,8 +137,13 @@ fn texts_are_vietnamese_with_diacritics() {
 async fn it_loads_into_an_empty_log_only() {
     let demo = demo();
     let dir = tempfile::tempdir().unwrap();
-    let log = casebook_log::SledLog::open(dir.path()).unwrap();
-    let report = load(&log, &demo).await.unwrap();
+    let log = casebook_log::SledLog::open(dir.path().join("log")).unwrap();
+    let keys = casebook_privacy::KeyStore::open(
+        &dir.path().join("keys"),
+        casebook_privacy::MasterKey::generate(),
+    )
+    .unwrap();
+    let report = load(&log, &keys, &demo).await.unwrap();
     assert_eq!(report.events, demo.events.len() as u64);
     assert_eq!(log.len(), demo.events.len() as u64);
     assert_eq!(log.verify_range(None, None).unwrap().events, log.len());
@@ -146,6 +151,17 @@ async fn it_loads_into_an_empty_log_only() {
     // own recorded time).
     let first = log.get(0).unwrap().unwrap();
     assert_eq!(first.stream, demo.events[0].0.name());
-    let again = load(&log, &demo).await.unwrap_err();
+    // Residents' personal data is sealed in the log.
+    let households: Vec<_> = log
+        .iter_all(0)
+        .map(Result::unwrap)
+        .filter(|r| r.event_type == "household.registered")
+        .collect();
+    assert!(!households.is_empty());
+    for record in &households {
+        let data = record.data_json().unwrap();
+        assert!(data["personal"].get(casebook_privacy::SEALED_TAG).is_some());
+    }
+    let again = load(&log, &keys, &demo).await.unwrap_err();
     assert!(matches!(again, DemoError::StoreNotEmpty { .. }));
 }

@@ -166,6 +166,9 @@ pub enum ConcernCommand {
         /// Why they need it.
         reason: String,
     },
+    /// Read a confidential tip's sealed informant (the taker, or a person
+    /// granted access); the read itself is recorded.
+    ReadInformant,
     /// Record that a command made offline conflicted with the case.
     MarkSyncConflict {
         /// The id the device gave the command.
@@ -198,6 +201,7 @@ impl ConcernCommand {
             Self::MergeInto { .. } => "merge_into",
             Self::Withdraw { .. } => "withdraw",
             Self::GrantInformantAccess { .. } => "grant_informant_access",
+            Self::ReadInformant => "read_informant",
             Self::MarkSyncConflict { .. } => "mark_sync_conflict",
         }
     }

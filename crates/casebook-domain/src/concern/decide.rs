@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use super::event::{
     ActionRecorded, AppealOpened, ClockPaused, ClockResumed, ConcernAcknowledged, ConcernAssigned,
     ConcernClosed, ConcernEscalated, ConcernMerged, ConcernReopened, ConcernReported,
-    ConcernResolved, ConcernWithdrawn, FeedbackRecorded, InformantAccessGranted, InterimReplied,
-    ReferralAnswered, ReferredOut, SyncConflictMarked,
+    ConcernResolved, ConcernWithdrawn, FeedbackRecorded, InformantAccessGranted, InformantRead,
+    InterimReplied, ReferralAnswered, ReferredOut, SyncConflictMarked,
 };
 use super::{
     Assignee, Concern, ConcernCommand, ConcernKind, Confidentiality, Coordinates, EscalateTo,
@@ -47,7 +47,9 @@ fn allowed_in(command: &ConcernCommand) -> &'static [Status] {
         ConcernCommand::MergeInto { .. } | ConcernCommand::Withdraw { .. } => {
             &[Reported, Acknowledged, InProgress, Paused]
         }
-        ConcernCommand::GrantInformantAccess { .. } | ConcernCommand::MarkSyncConflict { .. } => &[
+        ConcernCommand::GrantInformantAccess { .. }
+        | ConcernCommand::ReadInformant
+        | ConcernCommand::MarkSyncConflict { .. } => &[
             Reported,
             Acknowledged,
             InProgress,
@@ -91,6 +93,7 @@ fn authorize(
         | ConcernCommand::RecordFeedback { .. }
         | ConcernCommand::Withdraw { .. }
         | ConcernCommand::MarkSyncConflict { .. } => permission::may_follow_up(ctx, concern),
+        ConcernCommand::ReadInformant => permission::may_read_sealed_informant(ctx.actor, concern),
         _ => permission::may_manage_case(ctx, concern),
     }
 }
@@ -197,6 +200,15 @@ fn decide_allowed(concern: &Concern, command: &ConcernCommand, ctx: &Context<'_>
         }
         ConcernCommand::GrantInformantAccess { person_id, reason } => {
             grant_informant_access(concern, *person_id, reason, ctx)
+        }
+        ConcernCommand::ReadInformant => {
+            if concern.sealed_informant.is_none() {
+                return Err(DomainError::invalid(
+                    "concern_id",
+                    "the case has no sealed informant",
+                ));
+            }
+            one(Payload::InformantRead(InformantRead {}))
         }
         ConcernCommand::MarkSyncConflict {
             command_id,

@@ -193,6 +193,12 @@ pub struct InformantAccessGranted {
     pub reason: String,
 }
 
+/// `concern.informant_read` v1: the event's actor read a confidential
+/// tip's sealed informant (at the event's recorded time). Auditors list
+/// these reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InformantRead {}
+
 /// `concern.sync_conflict_marked` v1: a command recorded offline could not
 /// be applied because the case had moved on; the case's committee must
 /// reconcile it.

@@ -16,8 +16,8 @@ pub use deadline::{DeadlineApproaching, DeadlinePassed};
 pub use event::{
     ActionRecorded, AppealOpened, ClockPaused, ClockResumed, ConcernAcknowledged, ConcernAssigned,
     ConcernClosed, ConcernEscalated, ConcernMerged, ConcernReopened, ConcernReported,
-    ConcernResolved, ConcernWithdrawn, FeedbackRecorded, InformantAccessGranted, InterimReplied,
-    ReferralAnswered, ReferredOut, SyncConflictMarked,
+    ConcernResolved, ConcernWithdrawn, FeedbackRecorded, InformantAccessGranted, InformantRead,
+    InterimReplied, ReferralAnswered, ReferredOut, SyncConflictMarked,
 };
 
 use chrono::{DateTime, Utc};

@@ -508,6 +508,12 @@ impl<S: Aggregate + Clone + Debug> Then<S> {
         events.iter().fold(self.state, evolve)
     }
 
+    /// Expects success, and returns the events decided.
+    pub fn then_events(self) -> Vec<Event> {
+        self.result
+            .unwrap_or_else(|e| panic!("expected events, got error: {e}"))
+    }
+
     /// Expects events of these types, and returns the state after them.
     pub fn then_expect_types(self, expected: &[&str]) -> S {
         let events = self

@@ -3,6 +3,7 @@
 //! golden files of every event type, upcasting, and property tests.
 
 mod as_of;
+mod erasure;
 mod fixture;
 mod grants;
 mod lifecycle;

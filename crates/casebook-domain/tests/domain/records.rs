@@ -103,6 +103,9 @@ pub fn samples() -> Vec<Event> {
             member_id: MEMBER_1,
             until: t0(),
         }),
+        Payload::PersonalDataErased(casebook_domain::PersonalDataErased {
+            reason: text("Chủ hộ yêu cầu xoá dữ liệu cá nhân"),
+        }),
         Payload::ConcernReported(ConcernReported {
             concern_id: CONCERN,
             subject: Subject::Hamlet {
@@ -201,6 +204,7 @@ pub fn samples() -> Vec<Event> {
             person_id: MEMBER_1,
             reason: text("Cần xác minh nguồn tin"),
         }),
+        Payload::InformantRead(casebook_domain::InformantRead {}),
         Payload::SyncConflictMarked(SyncConflictMarked {
             command_id: Uuid::from_u128(0x5151),
             command: text("record_action"),

@@ -1,0 +1,167 @@
+//! Sealing and unsealing whole events through the codec, as the API and the
+//! views do.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use casebook_domain::{
+    Circumstance, Event, HouseholdId, HouseholdRegistered, Payload, PersonId, PersonalDetails,
+    UnitId,
+};
+use casebook_log::RecordedEvent;
+use casebook_privacy::{
+    decode, encode, seal, KeyStore, MasterKey, PrivacyError, Unsealer, SEALED_TAG,
+};
+use chrono::{TimeZone, Utc};
+use uuid::Uuid;
+
+const NAME: &str = "Lò Thị Xuyến";
+
+fn registered(household: Uuid) -> Event {
+    Event {
+        actor: PersonId(Uuid::from_u128(1)),
+        occurred_at: Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap(),
+        recorded_at: Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 1).unwrap(),
+        payload: Payload::HouseholdRegistered(HouseholdRegistered {
+            household_id: HouseholdId(household),
+            hamlet_id: UnitId(Uuid::from_u128(2)),
+            personal: PersonalDetails {
+                head_of_household: NAME.to_owned(),
+                phone: Some("0912 345 678".to_owned()),
+                address: None,
+                note: None,
+            },
+            size: 4,
+            circumstances: [Circumstance::PoorHousehold].into(),
+        }),
+    }
+}
+
+/// What the log would hand back for `new` on `stream`.
+fn recorded(new: &casebook_log::NewEvent, stream: &str) -> RecordedEvent {
+    RecordedEvent {
+        id: new.id,
+        stream: stream.to_owned(),
+        revision: 0,
+        position: 0,
+        event_type: new.event_type.clone(),
+        schema_version: new.schema_version,
+        data: serde_json::to_vec(&new.data).unwrap(),
+        metadata: new.metadata.clone(),
+        recorded_at: Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 1).unwrap(),
+        prev_hash: [0; 32],
+        hash: [0; 32],
+    }
+}
+
+fn sealed(keys: &KeyStore, household: Uuid, id: Uuid) -> casebook_log::NewEvent {
+    let mut new = encode(&registered(household), id, None).unwrap();
+    seal(&mut new, &format!("household-{household}"), keys).unwrap();
+    new
+}
+
+#[test]
+fn personal_fields_are_sealed_and_open_again_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let household = Uuid::new_v4();
+    let new = sealed(&keys, household, Uuid::new_v4());
+    let text = new.data.to_string();
+    assert!(!text.contains(NAME) && !text.contains("0912"), "{text}");
+    assert!(!text.contains("poor_household"), "{text}");
+    assert!(new.data["personal"].get(SEALED_TAG).is_some());
+    assert_eq!(new.data["size"], 4, "what is not personal stays plain");
+    let stream = format!("household-{household}");
+    let event = decode(&recorded(&new, &stream), Unsealer::Keys(&keys)).unwrap();
+    assert_eq!(event.payload, registered(household).payload);
+}
+
+#[test]
+fn a_retry_seals_to_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let (household, id) = (Uuid::new_v4(), Uuid::new_v4());
+    assert_eq!(
+        sealed(&keys, household, id).data,
+        sealed(&keys, household, id).data
+    );
+    assert_ne!(
+        sealed(&keys, household, id).data,
+        sealed(&keys, household, Uuid::new_v4()).data,
+        "another event seals under another nonce"
+    );
+}
+
+#[test]
+fn views_and_erased_households_see_placeholders() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let household = Uuid::new_v4();
+    let stream = format!("household-{household}");
+    let record = recorded(&sealed(&keys, household, Uuid::new_v4()), &stream);
+    let withheld = decode(&record, Unsealer::Withhold).unwrap();
+    let Payload::HouseholdRegistered(e) = &withheld.payload else {
+        panic!()
+    };
+    assert_eq!(e.personal.head_of_household, "");
+    assert!(e.circumstances.is_empty());
+    assert_eq!(e.size, 4);
+    keys.forget(household).unwrap();
+    let erased = decode(&record, Unsealer::Keys(&keys)).unwrap();
+    assert_eq!(erased.payload, withheld.payload);
+}
+
+#[test]
+fn an_altered_or_moved_envelope_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let household = Uuid::new_v4();
+    let stream = format!("household-{household}");
+    let mut new = sealed(&keys, household, Uuid::new_v4());
+    let cipher = new.data["personal"][SEALED_TAG]["ciphertext"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let flipped = format!(
+        "{}{}",
+        if cipher.starts_with('0') { "1" } else { "0" },
+        &cipher[1..]
+    );
+    new.data["personal"][SEALED_TAG]["ciphertext"] = flipped.into();
+    let err = decode(&recorded(&new, &stream), Unsealer::Keys(&keys)).unwrap_err();
+    assert!(
+        matches!(err, PrivacyError::Tampered { ref field, .. } if field == "personal"),
+        "{err}"
+    );
+
+    let mut moved = sealed(&keys, household, Uuid::new_v4());
+    moved.id = Uuid::new_v4();
+    let err = decode(&recorded(&moved, &stream), Unsealer::Keys(&keys)).unwrap_err();
+    assert!(matches!(err, PrivacyError::Tampered { .. }), "{err}");
+}
+
+#[test]
+fn a_key_store_without_the_key_fails_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let household = Uuid::new_v4();
+    let record = recorded(
+        &sealed(&keys, household, Uuid::new_v4()),
+        &format!("household-{household}"),
+    );
+    let empty_dir = tempfile::tempdir().unwrap();
+    let empty = KeyStore::open(empty_dir.path(), MasterKey::generate()).unwrap();
+    let err = decode(&record, Unsealer::Keys(&empty)).unwrap_err();
+    assert!(matches!(err, PrivacyError::MissingKey { .. }), "{err}");
+}
+
+#[test]
+fn a_sealed_household_gets_no_new_personal_data_after_erasure() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let household = Uuid::new_v4();
+    sealed(&keys, household, Uuid::new_v4());
+    keys.forget(household).unwrap();
+    let mut new = encode(&registered(household), Uuid::new_v4(), None).unwrap();
+    let err = seal(&mut new, &format!("household-{household}"), &keys).unwrap_err();
+    assert!(matches!(err, PrivacyError::Erased { .. }), "{err}");
+}
