@@ -19,6 +19,7 @@
 //! - `privacy`: personal data sealed on disk; erasure; no plaintext left.
 //! - `views`: the case list, search, figures (JSON, CSV), households,
 //!   workloads, read-your-writes, bad parameters.
+//! - `schemathesis`: generated requests against `/openapi.json`: no 5xx.
 //! - `ops`: health, readiness, metrics, OpenAPI, docs, tokens, rate limit,
 //!   the CLI, bad configuration, graceful shutdown.
 //! - `web`: the web pages in a headless Chromium: each role, a report made
@@ -36,6 +37,7 @@ mod lifecycle;
 mod ops;
 mod privacy;
 mod readme;
+mod schemathesis;
 mod server;
 mod sync;
 mod views;

@@ -2,8 +2,9 @@
 //! orders, keyset pages that hold while cases change), full-text search
 //! with and without diacritics, the figures as JSON and CSV, households and
 //! a household's cases, a member's workload, read-your-writes (a command's
-//! position, then a query that waits for it; 503 with `Retry-After` beyond
-//! the log), and bad parameters answered 400 naming the parameter.
+//! position, then a query that waits for it; 400 for a position beyond the
+//! log, which no command ever answered), and bad parameters answered 400
+//! naming the parameter.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -872,7 +873,7 @@ async fn a_query_waits_for_a_commands_position_and_sees_its_change() {
 }
 
 #[tokio::test]
-async fn a_position_beyond_the_log_answers_503_with_retry_after() {
+async fn a_position_beyond_the_log_is_refused_not_waited_for() {
     let s = Server::start_with_env(&[("CASEBOOK_LIMITS_READ_WAIT_MS", "200")]);
     let token = s.admin_token.clone();
     let far = 1_000_000_000u64;
@@ -889,8 +890,7 @@ async fn a_position_beyond_the_log_answers_503_with_retry_after() {
         ),
     ] {
         let a = s.get(&path, &token).await;
-        assert_problem(&a, 503, None);
-        assert_eq!(a.headers["retry-after"], "1", "{path}");
+        assert_problem(&a, 400, Some("min_position"));
         assert!(
             a.body["detail"]
                 .as_str()
@@ -909,8 +909,7 @@ async fn a_position_beyond_the_log_answers_503_with_retry_after() {
             &[("Casebook-Min-Position", header.as_str())],
         )
         .await;
-    assert_problem(&a, 503, None);
-    assert!(a.headers.get("retry-after").is_some());
+    assert_problem(&a, 400, Some("min_position"));
     for (path, headers, field) in [
         ("/v1/concerns?min_position=-1", vec![], "min_position"),
         ("/v1/concerns?min_position=soon", vec![], "min_position"),

@@ -8,7 +8,10 @@
 //! reads has applied the position, at most [`crate::config::READ_WAIT`]
 //! (`limits.read_wait_ms`), and otherwise answers 503 with `Retry-After`
 //! rather than a stale answer. A view stopped on an event answers 503 at
-//! once, naming it.
+//! once, naming it. A position at or beyond the end of the durable log is
+//! the caller's mistake, not something to wait for: commands answer only
+//! once their events are durable, so no honest client holds such a
+//! position. It answers 400, naming the header or parameter.
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
@@ -102,6 +105,16 @@ impl MinPosition {
         let Some(position) = self.0 else {
             return Ok(());
         };
+        let len = crate::state::log_len(state.log());
+        if position >= len {
+            return Err(ApiError::bad_request(
+                MIN_POSITION_PARAM,
+                format!(
+                    "the minimum position {position} is beyond the end of the log ({len} events): \
+                     pass a position that a command answered"
+                ),
+            ));
+        }
         let wait = state.config().read_wait;
         let deadline = Instant::now() + wait;
         state

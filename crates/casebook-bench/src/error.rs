@@ -59,6 +59,23 @@ pub enum BenchError {
         actual: u64,
     },
 
+    /// The audit trail (tree, export, proofs) failed.
+    #[error("casebook audit: {0}")]
+    Audit(#[from] casebook_audit::AuditError),
+
+    /// An export did not check, or a proof did not lead to the root.
+    #[error("export check: {0}")]
+    Export(String),
+
+    /// The `casebook` server under test could not be started or answered
+    /// a setup request wrongly.
+    #[error("casebook server: {0}")]
+    Server(String),
+
+    /// `wrk` is missing, failed, or printed something we cannot read.
+    #[error("{0}")]
+    Wrk(String),
+
     /// Writing the report to stdout failed (e.g. a closed pipe).
     #[error("writing the report: {0}")]
     Report(std::io::Error),

@@ -22,12 +22,13 @@ mod sqlite;
 mod writers;
 
 pub use contender::StoreKind;
+pub use payload::Payload;
+pub use read_verify::fill;
 pub use read_verify::{ReadFigures, VerifyFigures};
 pub use writers::WriteFigures;
 
 use crate::error::{BenchError, Result};
 use contender::Contender;
-use payload::Payload;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,11 +11,17 @@
 //! - `projections_bench`: `casebook-bench projections`, the views' rebuild
 //!   beside a raw read of the log, their lag under steady appends, and
 //!   query latencies.
+//! - `audit_bench`: `casebook-bench audit`, the Merkle tree, export,
+//!   verify (beside plain SHA-256) and inclusion proofs of `casebook-audit`.
+//! - `http_bench`: `casebook-bench http`, the real server over HTTP on
+//!   the demo province, driven by `wrk` (commands, reads, case lists).
 //! - `latency`: latency recording and percentiles (hdrhistogram).
 //! - `report`: the table and the final JSON line on stdout.
 //! - `error`: [`BenchError`], everything that can stop a run.
 
+mod audit_bench;
 mod error;
+mod http_bench;
 mod latency;
 mod log_bench;
 mod projections_bench;
@@ -47,6 +53,12 @@ enum Command {
     /// The views: rebuild from 1,000,000 events beside a raw read of the
     /// log, lag under steady appends, list and figures query latency.
     Projections(LogArgs),
+    /// The real `casebook` server over HTTP with `wrk` (64 connections):
+    /// durable reports, single-case reads and a commune's case list.
+    Http(HttpArgs),
+    /// The audit trail: export and verify of 1,000,000 events beside plain
+    /// SHA-256 over the same bytes, and inclusion-proof latency.
+    Audit(LogArgs),
 }
 
 /// Arguments of `casebook-bench log` and `casebook-bench projections`.
@@ -60,6 +72,22 @@ struct LogArgs {
     /// temporary directory.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+}
+
+/// Arguments of `casebook-bench http`.
+#[derive(Debug, clap::Args)]
+struct HttpArgs {
+    /// A short run (3 s per load) instead of the full one (30 s per load).
+    #[arg(long)]
+    quick: bool,
+    /// Where the server's data directory goes (a temporary directory that
+    /// is removed afterwards). Default: the system temporary directory.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// The `casebook` binary to serve with. Default: the `casebook` beside
+    /// this executable (`cargo build --release -p casebook -p casebook-bench`).
+    #[arg(long, value_name = "PATH")]
+    server: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -89,6 +117,16 @@ fn run(cli: Cli) -> Result<(), BenchError> {
             let plan = projections_bench::Plan::new(args.quick, args.dir);
             let figures = runtime.block_on(projections_bench::run(&plan))?;
             report::print_projections_report(&figures)
+        }
+        Command::Audit(args) => {
+            let plan = audit_bench::Plan::new(args.quick, args.dir);
+            let figures = runtime.block_on(audit_bench::run(&plan))?;
+            report::print_audit_report(&figures)
+        }
+        Command::Http(args) => {
+            let plan = http_bench::Plan::new(args.quick, args.dir, args.server);
+            let figures = runtime.block_on(http_bench::run(&plan))?;
+            report::print_http_report(&figures)
         }
     }
 }

@@ -7,8 +7,12 @@
 //! return instead of a panic; that is also why this module needs no
 //! `clippy::print_stdout` exception.
 
+mod audit;
+mod http;
 mod projections;
 
+pub use audit::print_audit_report;
+pub use http::print_http_report;
 pub use projections::print_projections_report;
 
 use crate::error::{BenchError, Result};

@@ -25,6 +25,15 @@ const PROJECTION_KEYS: [&str; 5] = [
     "figures_p99_ms",
 ];
 
+/// Keys the last line of `audit --quick` must carry, each positive.
+const AUDIT_KEYS: [&str; 5] = [
+    "export_events_per_s",
+    "verify_events_per_s",
+    "verify_ratio_sha256",
+    "inclusion_proof_p99_ms",
+    "sha256_mb_per_s",
+];
+
 /// Rows in the append table: 4 stores x 4 writer counts x 2 batch sizes.
 const ROWS: usize = 32;
 
@@ -68,4 +77,31 @@ fn log_quick_ends_with_the_json_figures() {
 fn projections_quick_ends_with_the_json_figures() {
     let summary = run_quick("projections", &PROJECTION_KEYS);
     assert_eq!(summary["views"], 5);
+}
+
+#[test]
+fn audit_quick_ends_with_the_json_figures() {
+    let summary = run_quick("audit", &AUDIT_KEYS);
+    assert_eq!(summary["events"], 20_000);
+    assert_eq!(summary["inclusion_proofs"], 1_000);
+}
+
+#[test]
+fn http_without_a_server_binary_fails_with_a_one_line_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_casebook-bench"))
+        .args(["http", "--quick", "--server"])
+        .arg(dir.path().join("no-such-casebook"))
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let hint = stderr.lines().last().unwrap();
+    assert!(
+        hint.contains("apt-get install wrk") || hint.contains("no casebook binary"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "no report without a run");
 }

@@ -75,7 +75,8 @@ pub async fn run(
     .await?
 }
 
-async fn fill(log: &SledLog, payload: &Arc<Payload>, events: u64) -> Result<()> {
+/// Writes `events` events to `log` in big appends (not what is measured).
+pub async fn fill(log: &SledLog, payload: &Arc<Payload>, events: u64) -> Result<()> {
     let appends = events.div_ceil(FILL_APPEND_EVENTS as u64);
     let mut tasks = JoinSet::new();
     for writer in 0..FILL_WRITERS {

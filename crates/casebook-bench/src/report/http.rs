@@ -1,0 +1,149 @@
+//! The report of `casebook-bench http`: a table of the three loads, the
+//! targets with pass/miss, then the JSON line. A miss never changes the
+//! exit code.
+
+use super::{grouped, write_targets, Target};
+use crate::error::{BenchError, Result};
+use crate::http_bench::{HttpFigures, WrkFigures};
+use serde::Serialize;
+use std::io::Write;
+
+/// Durable commands (new cases) per second over HTTP.
+const TARGET_COMMANDS_PER_S: f64 = 15_000.0;
+/// Single-case reads per second over HTTP.
+const TARGET_READS_PER_S: f64 = 40_000.0;
+/// Every load's p99 must stay under this, ms.
+const TARGET_P99_MS: f64 = 20.0;
+
+/// One load, as the JSON line carries it.
+#[derive(Debug, Serialize)]
+struct LoadJson {
+    name: &'static str,
+    request: &'static str,
+    requests: u64,
+    seconds: f64,
+    ok_per_s: f64,
+    non_2xx: u64,
+    socket_errors: u64,
+    p50_ms: f64,
+    p90_ms: f64,
+    p99_ms: f64,
+}
+
+/// The last line.
+#[derive(Debug, Serialize)]
+struct Summary {
+    mode: &'static str,
+    seconds_per_load: f64,
+    connections: usize,
+    wrk_threads: usize,
+    server: String,
+    demo_events: u64,
+    commands_per_s: f64,
+    commands_p99_ms: f64,
+    commands_appended: u64,
+    reads_per_s: f64,
+    reads_p99_ms: f64,
+    list_per_s: f64,
+    list_p99_ms: f64,
+    targets: Vec<Target>,
+    loads: Vec<LoadJson>,
+}
+
+/// Prints the table, the targets, and the JSON line, in that order.
+pub fn print_http_report(figures: &HttpFigures) -> Result<()> {
+    let summary = summarise(figures);
+    let json = serde_json::to_string(&summary)?;
+    let mut out = std::io::stdout().lock();
+    write_report(&mut out, &summary, &json).map_err(BenchError::Report)
+}
+
+fn summarise(f: &HttpFigures) -> Summary {
+    let loads = vec![
+        load("commands", "POST /v1/concerns", &f.commands),
+        load("reads", "GET /v1/concerns/{id}", &f.reads),
+        load("list", "GET /v1/concerns?unit=", &f.list),
+    ];
+    Summary {
+        mode: if f.plan.quick { "quick" } else { "full" },
+        seconds_per_load: f.plan.duration.as_secs_f64(),
+        connections: f.plan.connections,
+        wrk_threads: f.plan.threads,
+        server: f.binary.display().to_string(),
+        demo_events: f.demo_events,
+        commands_per_s: f.commands.ok_per_s(),
+        commands_p99_ms: f.commands.p99_ms,
+        commands_appended: f.commands_appended,
+        reads_per_s: f.reads.ok_per_s(),
+        reads_p99_ms: f.reads.p99_ms,
+        list_per_s: f.list.ok_per_s(),
+        list_p99_ms: f.list.p99_ms,
+        targets: vec![
+            Target::at_least(
+                "commands_per_s",
+                f.commands.ok_per_s(),
+                TARGET_COMMANDS_PER_S,
+            ),
+            Target::under("commands_p99_ms", f.commands.p99_ms, TARGET_P99_MS),
+            Target::at_least("reads_per_s", f.reads.ok_per_s(), TARGET_READS_PER_S),
+            Target::under("reads_p99_ms", f.reads.p99_ms, TARGET_P99_MS),
+            Target::under("list_p99_ms", f.list.p99_ms, TARGET_P99_MS),
+        ],
+        loads,
+    }
+}
+
+fn load(name: &'static str, request: &'static str, w: &WrkFigures) -> LoadJson {
+    LoadJson {
+        name,
+        request,
+        requests: w.requests,
+        seconds: w.seconds,
+        ok_per_s: w.ok_per_s(),
+        non_2xx: w.non_2xx,
+        socket_errors: w.socket_errors,
+        p50_ms: w.p50_ms,
+        p90_ms: w.p90_ms,
+        p99_ms: w.p99_ms,
+    }
+}
+
+fn write_report(out: &mut impl Write, s: &Summary, json: &str) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "casebook-bench http ({} run: wrk, {} connections, {} threads, {} s per load; \
+         demo province, {} events; server {})",
+        s.mode, s.connections, s.wrk_threads, s.seconds_per_load, s.demo_events, s.server
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<9} {:<24} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "load", "request", "requests", "ok/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx", "errors"
+    )?;
+    for l in &s.loads {
+        writeln!(
+            out,
+            "{:<9} {:<24} {:>10} {:>9} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>7}",
+            l.name,
+            l.request,
+            grouped(l.requests as f64),
+            grouped(l.ok_per_s),
+            l.p50_ms,
+            l.p90_ms,
+            l.p99_ms,
+            l.non_2xx,
+            l.socket_errors,
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "events appended by the command load: {} (log positions before and after)",
+        grouped(s.commands_appended as f64)
+    )?;
+    writeln!(out)?;
+    write_targets(out, &s.targets)?;
+    writeln!(out, "{json}")?;
+    out.flush()
+}
