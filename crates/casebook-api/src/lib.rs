@@ -45,6 +45,8 @@ pub mod visibility;
 pub mod web;
 
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;
 
 pub use auth::Principal;

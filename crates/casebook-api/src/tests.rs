@@ -6,16 +6,12 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use casebook_domain::Policy;
-use chrono::TimeDelta;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::bootstrap::{bootstrap, BootstrapNames};
 use crate::extract::parse_json;
-use crate::{router, ApiConfig, ApiError, AppState, Stores};
+use crate::{router, ApiError};
 
 struct Fixture {
     app: Router,
@@ -25,24 +21,8 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = Stores::open(dir.path(), Policy::default()).unwrap();
-    let names = BootstrapNames {
-        root_unit: "Tỉnh".to_owned(),
-        admin: "Quản trị".to_owned(),
-    };
-    let done = bootstrap(&stores.log, &stores.tokens, &names, TimeDelta::days(1))
-        .await
-        .unwrap()
-        .unwrap();
-    let (state, _task) = AppState::start(
-        stores,
-        Policy::default(),
-        ApiConfig::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let (dir, stores, done) = crate::testing::bootstrapped("Tỉnh").await;
+    let state = crate::testing::started(stores).await;
     Fixture {
         app: router(state),
         token: done.token,

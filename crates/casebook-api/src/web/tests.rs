@@ -11,19 +11,16 @@ use std::collections::BTreeMap;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use casebook_domain::Policy;
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use crate::bootstrap::{bootstrap, BootstrapNames};
 use crate::web::accounts::Accounts;
 use crate::web::i18n::Lang;
 use crate::web::steps::Step;
-use crate::{router, ApiConfig, AppState, Stores};
+use crate::{router, AppState};
 
 const PASSWORD: &str = "mật-khẩu-thử-nghiệm";
 
@@ -57,25 +54,9 @@ async fn api(app: &Router, path: &str, token: &str, body: Value) -> Value {
 }
 
 async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = Stores::open(dir.path(), Policy::default()).unwrap();
-    let names = BootstrapNames {
-        root_unit: "Bộ Chỉ huy BĐBP tỉnh Sóc Trăng".to_owned(),
-        admin: "Quản trị".to_owned(),
-    };
-    let done = bootstrap(&stores.log, &stores.tokens, &names, TimeDelta::days(1))
-        .await
-        .unwrap()
-        .unwrap();
+    let (dir, stores, done) = crate::testing::bootstrapped("Bộ Chỉ huy BĐBP tỉnh Sóc Trăng").await;
     let accounts = Accounts::new(&stores.tokens);
-    let (state, _task) = AppState::start(
-        stores,
-        Policy::default(),
-        ApiConfig::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let state = crate::testing::started(stores).await;
     let app = router(state.clone());
     let t = done.token.clone();
     let root = done.root_unit_id.to_string();

@@ -14,15 +14,14 @@ use axum::Router;
 use casebook_domain::Policy;
 use casebook_log::{EventStore, ExpectedRevision, Metadata, NewEvent};
 use casebook_projections::Health;
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use crate::bootstrap::{bootstrap, BootstrapNames};
-use crate::{router, ApiConfig, AppState, Stores};
+use crate::{router, ApiConfig, AppState};
 
 /// Status polls while waiting for the workers to reach the bad event;
 /// each poll waits for the log's next change or 10 ms.
@@ -49,16 +48,7 @@ async fn get(app: &Router, path: &str, token: &str) -> (StatusCode, Value, Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_view_is_named_by_readiness_health_metrics_and_queries() {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = Stores::open(dir.path(), Policy::default()).unwrap();
-    let names = BootstrapNames {
-        root_unit: "Tỉnh".to_owned(),
-        admin: "Quản trị".to_owned(),
-    };
-    let done = bootstrap(&stores.log, &stores.tokens, &names, TimeDelta::days(1))
-        .await
-        .unwrap()
-        .unwrap();
+    let (_dir, stores, done) = crate::testing::bootstrapped("Tỉnh").await;
     let bad = NewEvent {
         id: Uuid::new_v4(),
         event_type: "concern.reported".to_owned(),
