@@ -131,3 +131,95 @@ async fn a_case_walks_from_report_to_closure_and_its_history_names_every_actor()
     assert_eq!(as_of.status.as_u16(), 200, "{:?}", as_of.body);
     assert_eq!(as_of.body["concern"]["status"], "reported");
 }
+
+#[tokio::test]
+async fn a_case_as_of_a_moment_on_either_clock() {
+    let w = world().await;
+    let s = &w.server;
+    // The member logs a report; the committee's triage is logged later but
+    // dated, in the field, at the very moment of the report.
+    let field_time = chrono::Utc::now().to_rfc3339();
+    let mut body = crate::world::report_body(&w.household_1);
+    body["occurred_at"] = json!(field_time);
+    let a = s.post("/v1/concerns", w.token("member_in"), body).await;
+    assert_eq!(a.status.as_u16(), 200, "{:?}", a.body);
+    let id = a.body["stream"].as_str().unwrap().replace("concern-", "");
+    let cell = w.token("committee_in");
+    let ack = s
+        .post(
+            &format!("/v1/concerns/{id}/acknowledge"),
+            cell,
+            json!({"topic": "livelihood_loans", "priority": "high", "occurred_at": field_time}),
+        )
+        .await;
+    assert_eq!(ack.status.as_u16(), 200, "{:?}", ack.body);
+    let history = s.get(&format!("/v1/concerns/{id}/history"), cell).await;
+    let reported_at = history.body["events"][0]["recorded_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/concerns/{id}");
+    let read = |query: String| {
+        let url = format!("{path}?{}", query.replace('+', "%2B"));
+        async move { s.call(Method::GET, &url, Some(cell), None, &[]).await }
+    };
+    // When the report was recorded, the system knew only the report…
+    let recorded = read(format!("as_of={reported_at}&axis=recorded")).await;
+    assert_eq!(recorded.status.as_u16(), 200, "{:?}", recorded.body);
+    assert_eq!(recorded.body["concern"]["status"], "reported");
+    let default_axis = read(format!("as_of={reported_at}")).await;
+    assert_eq!(default_axis.body["concern"]["status"], "reported");
+    // …but in the field, it had been triaged by then.
+    let field = read(format!("as_of={reported_at}&axis=field")).await;
+    assert_eq!(field.status.as_u16(), 200, "{:?}", field.body);
+    assert_eq!(field.body["concern"]["status"], "acknowledged");
+    for bad in [
+        "axis=field".to_owned(),
+        format!("as_of={reported_at}&axis=sideways"),
+    ] {
+        let answer = read(bad.clone()).await;
+        assert_eq!(answer.status.as_u16(), 400, "{bad}: {:?}", answer.body);
+    }
+
+    // The same two answers from the command line, with the server stopped.
+    let (status, data) = w.server.terminate();
+    assert!(status.success());
+    let dir = data.path().to_str().unwrap();
+    let case = |extra: &[&str]| {
+        let mut args = vec!["case", "--data", dir, "--id", id.as_str()];
+        args.extend_from_slice(extra);
+        std::process::Command::new(crate::server::binary())
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let status_of = |output: &std::process::Output| {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        answer["concern"]["status"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(status_of(&case(&[])), "acknowledged");
+    assert_eq!(status_of(&case(&["--as-of", &reported_at])), "reported");
+    let field = case(&["--as-of", &reported_at, "--axis", "field"]);
+    assert_eq!(status_of(&field), "acknowledged");
+    for bad in [
+        vec!["--axis", "field"],
+        vec!["--as-of", "yesterday"],
+        vec!["--as-of", "2000-01-01T00:00:00Z"],
+    ] {
+        let output = case(&bad);
+        assert!(!output.status.success(), "{bad:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr)
+                .trim()
+                .lines()
+                .count(),
+            1,
+            "{bad:?}"
+        );
+    }
+}

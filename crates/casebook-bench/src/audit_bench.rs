@@ -147,7 +147,11 @@ fn measure(plan: &Plan, log: &SledLog, dir: &Path) -> Result<AuditFigures> {
     tracing::info!(export_bytes, "exported");
     let verify = best(|| verify(&file, events, export_bytes))?;
     let sha256 = best(|| sha256(&file, events))?;
-    tracing::info!(verify = verify.mb_per_s, sha256 = sha256.mb_per_s, "verified");
+    tracing::info!(
+        verify = verify.mb_per_s,
+        sha256 = sha256.mb_per_s,
+        "verified"
+    );
     let inclusion = inclusion_proofs(&audit, size, plan.proofs)?;
     Ok(AuditFigures {
         plan: plan.clone(),

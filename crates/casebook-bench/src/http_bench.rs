@@ -106,13 +106,31 @@ async fn measure(plan: &Plan, server: &Server) -> Result<HttpFigures> {
     let commands = commands(plan, server, &fixture).await?;
     let (_, after) = setup::report(&client, server, &fixture.household).await?;
     let member = server.token("member")?;
-    let reads = get_load(plan, server, &format!("/v1/concerns/{}", fixture.concern), member);
+    let reads = get_load(
+        plan,
+        server,
+        &format!("/v1/concerns/{}", fixture.concern),
+        member,
+    );
     let reads = wrk::run(&reads).await?;
-    tracing::info!(ok_per_s = reads.ok_per_s(), p99_ms = reads.p99_ms, "reads done");
+    tracing::info!(
+        ok_per_s = reads.ok_per_s(),
+        p99_ms = reads.p99_ms,
+        "reads done"
+    );
     let committee = server.token("commune_committee")?;
-    let list = get_load(plan, server, &format!("/v1/concerns?unit={}", fixture.commune), committee);
+    let list = get_load(
+        plan,
+        server,
+        &format!("/v1/concerns?unit={}", fixture.commune),
+        committee,
+    );
     let list = wrk::run(&list).await?;
-    tracing::info!(ok_per_s = list.ok_per_s(), p99_ms = list.p99_ms, "list done");
+    tracing::info!(
+        ok_per_s = list.ok_per_s(),
+        p99_ms = list.p99_ms,
+        "list done"
+    );
     Ok(HttpFigures {
         plan: plan.clone(),
         binary: server.binary.clone(),
@@ -140,7 +158,8 @@ async fn commands(plan: &Plan, server: &Server, fixture: &setup::Fixture) -> Res
     std::fs::write(file.path(), script)
         .map_err(|source| BenchError::io("writing the wrk script", source))?;
     let mut load = get_load(plan, server, setup::CONCERNS, server.token("member")?);
-    load.headers.push("Content-Type: application/json".to_owned());
+    load.headers
+        .push("Content-Type: application/json".to_owned());
     load.script = Some(file.path());
     let figures = wrk::run(&load).await?;
     tracing::info!(

@@ -53,6 +53,9 @@ pub enum Command {
     /// runs, use POST /v1/households/{id}/erase). The log keeps its
     /// ciphertext, so every proof still verifies; the key is destroyed.
     Forget(ForgetArgs),
+    /// Print one case as JSON, as it stands or as it stood at a past
+    /// moment (`--as-of`, on the recorded or the field clock).
+    Case(CaseArgs),
     /// Print the tree-head key, a signed tree head, or an inclusion or
     /// consistency proof as JSON, after catching the Merkle tree up with
     /// the log (server stopped); see docs/audit.md.
@@ -167,6 +170,33 @@ pub enum ProjectionsCommand {
         /// The view (cases, figures, households, members, search); all if absent.
         view: Option<String>,
     },
+}
+
+/// Flags of `case`.
+#[derive(Debug, Args)]
+pub struct CaseArgs {
+    /// Configuration and data directory.
+    #[command(flatten)]
+    pub common: Common,
+    /// The case.
+    #[arg(long, value_name = "ID")]
+    pub id: Uuid,
+    /// Show it as it stood at this moment (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// The clock `--as-of` reads: `recorded` (what the system knew then,
+    /// the default) or `field` (what had happened by then).
+    #[arg(long, value_enum)]
+    pub axis: Option<AsOfAxis>,
+}
+
+/// The clock of `case --as-of`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AsOfAxis {
+    /// When the system recorded each event.
+    Recorded,
+    /// When each event happened in the field.
+    Field,
 }
 
 /// Flags of `forget`.

@@ -14,6 +14,7 @@
 //! - `error`: [`error::CliError`] and its exit codes.
 
 mod audit_cmd;
+mod case_cmd;
 mod cli;
 mod config;
 mod error;

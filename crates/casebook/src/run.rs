@@ -38,6 +38,17 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(args) => verify(args),
         Command::Import(args) => import(args),
         Command::Forget(args) => runtime.block_on(forget(args)),
+        Command::Case(args) => {
+            let data_dir = load(
+                Common {
+                    config: args.common.config.clone(),
+                    data: args.common.data.clone(),
+                },
+                None,
+            )?
+            .data_dir;
+            runtime.block_on(crate::case_cmd::run(args, &data_dir))
+        }
         Command::Audit { command } => audit_cmd::run(command),
         Command::Replay(args) => runtime.block_on(crate::replay_cmd::run(args)),
         Command::Projections { command } => runtime.block_on(crate::projections_cmd::run(command)),

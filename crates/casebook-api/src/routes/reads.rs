@@ -48,11 +48,35 @@ pub struct CaseView {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct CaseQuery {
-    /// Show the case as the log knew it at this moment (RFC 3339).
+    /// Show the case as it stood at this moment (RFC 3339).
     pub as_of: Option<DateTime<Utc>>,
+    /// Which clock `as_of` reads: `recorded` (default: what the system
+    /// knew at that moment) or `field` (what had happened by then in the
+    /// field, including what was logged later).
+    #[param(value_type = Option<String>)]
+    pub axis: Option<AsOfAxis>,
     /// Read-your-writes (see [`crate::fresh`]).
     #[param(ignore)]
     pub min_position: Option<u64>,
+}
+
+/// The clock of `as_of`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AsOfAxis {
+    /// When the system recorded each event.
+    Recorded,
+    /// When each event happened in the field.
+    Field,
+}
+
+impl From<AsOfAxis> for casebook_domain::TimeAxis {
+    fn from(axis: AsOfAxis) -> Self {
+        match axis {
+            AsOfAxis::Recorded => Self::Recorded,
+            AsOfAxis::Field => Self::Field,
+        }
+    }
 }
 
 /// A case's events and its state, if the caller may see it (else 404).
@@ -93,14 +117,19 @@ pub async fn get_case(
     min.wait(&state, Reads::Directory).await?;
     let (events, current) = load_case(&state, &principal, ConcernId(concern_id)).await?;
     let revision = events.last().map_or(0, |(r, _)| r.revision);
+    if query.axis.is_some() && query.as_of.is_none() {
+        return Err(ApiError::bad_request("axis", "`axis` needs `as_of`"));
+    }
     let concern = match query.as_of {
-        Some(as_of) => fold::<Option<Concern>>(
-            events
-                .iter()
-                .filter(|(r, _)| r.recorded_at <= as_of)
-                .map(|(_, e)| e),
-        )
-        .ok_or_else(|| ApiError::not_found(format!("concern {concern_id} as of {as_of}")))?,
+        Some(as_of) => {
+            let axis = query.axis.unwrap_or(AsOfAxis::Recorded).into();
+            casebook_domain::fold_as_of::<Option<Concern>>(
+                events.iter().map(|(_, e)| e),
+                axis,
+                as_of,
+            )
+            .ok_or_else(|| ApiError::not_found(format!("concern {concern_id} as of {as_of}")))?
+        }
         None => current,
     };
     let view = CaseView {

@@ -40,7 +40,13 @@ pub async fn prepare(server: &Server) -> Result<Fixture> {
     let member = server.token("member")?;
     let households = get(&client, server, "/v1/households?member=me&limit=1", member).await?;
     let household = text_at(&households, "/items/0/household_id")?;
-    let me = get(&client, server, "/v1/me", server.token("commune_committee")?).await?;
+    let me = get(
+        &client,
+        server,
+        "/v1/me",
+        server.token("commune_committee")?,
+    )
+    .await?;
     let commune = text_at(&me, "/roles/0/unit_id")?;
     let (concern, _) = report(&client, server, &household).await?;
     Ok(Fixture {
@@ -65,7 +71,10 @@ pub async fn report(
         .await;
     let answer = read(answer, CONCERNS).await?;
     let stream = text_at(&answer, "/stream")?;
-    let id = stream.strip_prefix("concern-").unwrap_or(&stream).to_owned();
+    let id = stream
+        .strip_prefix("concern-")
+        .unwrap_or(&stream)
+        .to_owned();
     let position = answer
         .pointer("/position")
         .and_then(Value::as_u64)

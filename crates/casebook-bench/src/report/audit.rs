@@ -81,13 +81,18 @@ fn write_report(
         "step", "seconds", "events/s", "MB/s"
     )?;
     let row = |out: &mut dyn Write, name: &str, rate: &Rate| {
+        let mb_per_s = if rate.mb_per_s > 0.0 {
+            format!("{:.1}", rate.mb_per_s)
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "{:<28} {:>9.2} {:>12} {:>9.1}",
+            "{:<28} {:>9.2} {:>12} {:>9}",
             name,
             rate.seconds,
             grouped(rate.events_per_s),
-            rate.mb_per_s
+            mb_per_s
         )
     };
     row(out, "Merkle tree catch-up", &f.catch_up)?;
