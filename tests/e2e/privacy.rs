@@ -16,6 +16,7 @@ const HEAD: &str = "Vừ Thị Xuânerase";
 const PHONE: &str = "0977 123 456";
 const NOTE: &str = "Bệnh tim, cần thăm thường xuyên";
 const INFORMANT: &str = "Sùng A Páoerase";
+const PERSONAL_NOTE: &str = "Con trai đang cai nghiệnerase";
 
 /// Every file under `dir` whose bytes contain `needle`.
 fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
@@ -63,12 +64,29 @@ async fn erasure_shows_when_and_why_and_leaves_no_plaintext_on_disk() {
     tip["topic"] = json!("crime_smuggling");
     tip["confidentiality"] = json!("confidential_tip");
     tip["sealed_informant"] = json!({"name": INFORMANT, "contact": null, "note": null});
+    tip["personal_note"] = json!(PERSONAL_NOTE);
     let reported = s.post("/v1/concerns", w.token("member_in"), tip).await;
     assert_eq!(reported.status.as_u16(), 200, "{:?}", reported.body);
     let concern = reported.body["stream"]
         .as_str()
         .unwrap()
         .replace("concern-", "");
+
+    // Those who may see the case read the note marked personal; it is not
+    // searchable.
+    let case = format!("/v1/concerns/{concern}");
+    let shown = s.get(&case, w.token("committee_in")).await;
+    assert_eq!(shown.status.as_u16(), 200, "{:?}", shown.body);
+    assert_eq!(shown.body["concern"]["personal_note"], PERSONAL_NOTE);
+    let search = s
+        .get("/v1/concerns?q=cai%20nghien", w.token("committee_in"))
+        .await;
+    assert_eq!(search.status.as_u16(), 200, "{:?}", search.body);
+    assert!(
+        !search.body.to_string().contains(&concern),
+        "{:?}",
+        search.body
+    );
 
     // Those who may see the household read its details.
     let path = format!("/v1/households/{household}");
@@ -133,6 +151,12 @@ async fn erasure_shows_when_and_why_and_leaves_no_plaintext_on_disk() {
         .await;
     assert_eq!(read.status.as_u16(), 200, "{:?}", read.body);
     assert!(read.body["informant"].is_null(), "{:?}", read.body);
+    let shown = s.get(&case, w.token("committee_in")).await;
+    assert!(
+        shown.body["concern"]["personal_note"].is_null(),
+        "{:?}",
+        shown.body
+    );
     // Nothing personal can be recorded for it again.
     let update = s
         .post(
@@ -146,7 +170,7 @@ async fn erasure_shows_when_and_why_and_leaves_no_plaintext_on_disk() {
 
     let (status, data) = w.server.terminate();
     assert!(status.success());
-    for secret in [HEAD, PHONE, NOTE, INFORMANT] {
+    for secret in [HEAD, PHONE, NOTE, INFORMANT, PERSONAL_NOTE] {
         let found = files_containing(data.path(), secret);
         assert!(found.is_empty(), "{secret:?} is still in {found:?}");
     }

@@ -76,6 +76,10 @@ command_body! {
         sealed_informant: Option<SealedInformant>,
         /// The resident's words.
         text: String,
+        /// Words the reporter marks personal: sealed with the household's
+        /// key, not searchable, erased with the household's personal data.
+        #[serde(default)]
+        personal_note: Option<String>,
     }
 }
 
@@ -339,6 +343,7 @@ impl ConcernCommandBody {
                 confidentiality: b.confidentiality,
                 sealed_informant: b.sealed_informant,
                 text: b.text,
+                personal_note: b.personal_note,
             }),
             Self::Acknowledge(b) => ConcernCommand::Acknowledge {
                 topic: b.topic,

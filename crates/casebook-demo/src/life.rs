@@ -192,6 +192,7 @@ fn report(
             note: Some("Người cung cấp tin đề nghị giữ bí mật danh tính.".into()),
         }),
         text,
+        personal_note: None,
     };
     // A fifth of members log their visits hours or days later, from the post.
     let field_time = clock.at;

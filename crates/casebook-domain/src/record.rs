@@ -166,6 +166,7 @@ fn concern_reported_v1_to_v2(data: Value) -> Result<Value, DomainError> {
         priority: v1.priority,
         confidentiality,
         sealed_informant: None,
+        personal_note: None,
         text: v1.text,
     };
     serde_json::to_value(v2).map_err(|e| malformed("concern.reported", e))

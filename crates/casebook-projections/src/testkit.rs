@@ -508,6 +508,7 @@ impl Generator {
             confidentiality: Confidentiality::Normal,
             sealed_informant: None,
             text: TEXTS[t].to_owned(),
+            personal_note: None,
         });
         let hamlet_index = self
             .hamlets

@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{grants_at, Principal};
-use crate::codec::decode;
+use crate::codec::decode_personal;
 use crate::command::read_stream_all;
 use crate::error::{ApiError, Problem};
 use crate::extract::{etag, ApiPath, ApiQuery};
@@ -88,7 +88,7 @@ pub async fn load_case(
     let history = read_stream_all(state, &concern_id.stream()).await?;
     let events = history
         .into_iter()
-        .map(|r| decode(&r).map(|e| (r, e)))
+        .map(|r| decode_personal(&r, state.keys()).map(|e| (r, e)))
         .collect::<Result<Vec<_>, _>>()?;
     let concern: Option<Concern> = fold(events.iter().map(|(_, e)| e));
     let not_found = || ApiError::not_found(format!("concern {concern_id}"));

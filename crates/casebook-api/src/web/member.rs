@@ -448,6 +448,7 @@ fn report_body(
         confidentiality,
         sealed_informant,
         text: fields.text("text"),
+        personal_note: None,
     })
 }
 

@@ -59,6 +59,11 @@ pub struct NewConcern {
     pub sealed_informant: Option<SealedInformant>,
     /// The resident's words.
     pub text: String,
+    /// Words the reporter marks personal (a health condition, a family
+    /// matter): sealed with the household's key, never indexed, erased with
+    /// the household's personal data.
+    #[serde(default)]
+    pub personal_note: Option<String>,
 }
 
 /// A command on a case.

@@ -284,10 +284,14 @@ fn report(ctx: &Context<'_>, new: &NewConcern) -> Decision {
         confidentiality,
         sealed_informant,
         text,
+        personal_note,
     } = new;
     let hamlet_id = hamlet_of(ctx, subject, *hamlet_id)?;
     permission::may_report(ctx, subject, hamlet_id)?;
     require_text("text", text)?;
+    if let Some(note) = personal_note {
+        require_text("personal_note", note)?;
+    }
     ctx.policy.taxonomy.check(topic)?;
     check_coordinates(coordinates.as_ref())?;
     check_confidentiality(*kind, *confidentiality, sealed_informant.as_ref())?;
@@ -302,6 +306,7 @@ fn report(ctx: &Context<'_>, new: &NewConcern) -> Decision {
         confidentiality: *confidentiality,
         sealed_informant: sealed_informant.clone(),
         text: text.clone(),
+        personal_note: personal_note.clone(),
     }))
 }
 

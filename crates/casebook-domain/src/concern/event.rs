@@ -39,6 +39,9 @@ pub struct ConcernReported {
     pub sealed_informant: Option<SealedInformant>,
     /// The resident's words.
     pub text: String,
+    /// Words the reporter marked personal (sealed in the log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_note: Option<String>,
 }
 
 /// `concern.acknowledged` v1: triaged.

@@ -31,6 +31,7 @@ fn created(e: &ConcernReported, event: &Event) -> Concern {
         confidentiality: e.confidentiality,
         sealed_informant: e.sealed_informant.clone(),
         text: e.text.clone(),
+        personal_note: e.personal_note.clone(),
         reported_by: event.actor,
         reported_at: event.occurred_at,
         handling_unit_id: e.hamlet_id,

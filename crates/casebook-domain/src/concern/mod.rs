@@ -305,6 +305,10 @@ pub struct Concern {
     pub sealed_informant: Option<SealedInformant>,
     /// The resident's words, in Vietnamese.
     pub text: String,
+    /// Words the reporter marked personal; empty once erased or where
+    /// personal data is withheld.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_note: Option<String>,
     /// The member who logged it.
     pub reported_by: PersonId,
     /// When it was raised, in the field.

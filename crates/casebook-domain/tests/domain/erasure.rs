@@ -120,3 +120,27 @@ fn a_case_without_an_informant_has_nothing_to_read() {
         .when(MEMBER_1, ConcernCommand::ReadInformant)
         .then_invalid("concern_id");
 }
+
+#[test]
+fn a_note_marked_personal_is_kept_and_may_not_be_blank() {
+    let w = world();
+    let with_note = ConcernCommand::Report(casebook_domain::NewConcern {
+        personal_note: Some("Con trai đang cai nghiện".to_owned()),
+        ..new_concern()
+    });
+    let concern = given(&w, Vec::new())
+        .when(MEMBER_1, with_note)
+        .then_expect_types(&["concern.reported"])
+        .expect("reported");
+    assert_eq!(
+        concern.personal_note.as_deref(),
+        Some("Con trai đang cai nghiện")
+    );
+    let blank = ConcernCommand::Report(casebook_domain::NewConcern {
+        personal_note: Some(" ".to_owned()),
+        ..new_concern()
+    });
+    given(&w, Vec::new())
+        .when(MEMBER_1, blank)
+        .then_invalid("personal_note");
+}

@@ -378,6 +378,7 @@ pub fn new_concern() -> NewConcern {
         confidentiality: Confidentiality::Normal,
         sealed_informant: None,
         text: "Gia đình thiếu vốn sản xuất, mong được vay vốn giải quyết việc làm.".to_owned(),
+        personal_note: None,
     }
 }
 

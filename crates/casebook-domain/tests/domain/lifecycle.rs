@@ -27,6 +27,7 @@ fn report_payload() -> ConcernReported {
         confidentiality: Confidentiality::Normal,
         sealed_informant: None,
         text: "Gia đình thiếu vốn sản xuất, mong được vay vốn giải quyết việc làm.".to_owned(),
+        personal_note: None,
     }
 }
 

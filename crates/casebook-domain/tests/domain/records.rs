@@ -126,6 +126,7 @@ pub fn samples() -> Vec<Event> {
                 note: None,
             }),
             text: text("Có đối tượng vận chuyển hàng lậu qua sông vào ban đêm."),
+            personal_note: Some(text("Người báo tin sợ bị trả thù")),
         }),
         Payload::ConcernAcknowledged(ConcernAcknowledged {
             topic: topic("livelihood_loans"),
@@ -321,6 +322,7 @@ fn a_v1_report_is_upcast_to_v2() {
         confidentiality: Confidentiality::Sensitive,
         sealed_informant: None,
         text: "Tranh chấp ranh giới đất với hộ bên cạnh.".to_owned(),
+        personal_note: None,
     };
     assert_eq!(event.payload, Payload::ConcernReported(expected));
     assert_eq!(

@@ -122,6 +122,7 @@ impl History {
             confidentiality: Confidentiality::Normal,
             sealed_informant: None,
             text: text.into(),
+            personal_note: None,
         });
         self.push(StreamId::Concern(case), M1, at(day, 3), payload);
     }
