@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use casebook_domain::{fold_as_of, Concern, ConcernId, Event, TimeAxis};
-use casebook_log::{Direction, EventStore, SledLog};
+use casebook_log::SledLog;
 use casebook_privacy::Unsealer;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -70,21 +70,12 @@ pub async fn run(args: CaseArgs, data_dir: &Path) -> Result<(), CliError> {
 }
 
 async fn read_events(log: &SledLog, stream: &str) -> Result<Vec<Event>, CliError> {
-    let mut events = Vec::new();
-    let mut next = None;
-    loop {
-        let page = log
-            .read_stream(stream, Direction::Forwards, next, 500)
-            .await
-            .map_err(|e| CliError::Runtime(e.to_string()))?;
-        let Some(last) = page.last() else {
-            return Ok(events);
-        };
-        next = Some(last.revision + 1);
-        for record in &page {
-            let event = casebook_privacy::decode(record, Unsealer::Withhold)
-                .map_err(|e| CliError::Runtime(e.to_string()))?;
-            events.push(event);
-        }
-    }
+    crate::stream::read_all(log, stream)
+        .await?
+        .iter()
+        .map(|record| {
+            casebook_privacy::decode(record, Unsealer::Withhold)
+                .map_err(|e| CliError::Runtime(e.to_string()))
+        })
+        .collect()
 }

@@ -12,7 +12,7 @@ use casebook_domain::{
     decide, fold, Context, Directory, Event, Household, HouseholdCommand, HouseholdId, PersonId,
     Policy, StreamId,
 };
-use casebook_log::{Direction, EventStore, ExpectedRevision, SledLog};
+use casebook_log::{ExpectedRevision, SledLog};
 use casebook_privacy::{KeyStore, Unsealer};
 use chrono::Utc;
 use uuid::Uuid;
@@ -39,7 +39,7 @@ pub async fn forget(
 ) -> Result<Forgotten, CliError> {
     let directory = fold_directory(log)?;
     let stream = household.stream();
-    let history = read_stream(log, &stream).await?;
+    let history = crate::stream::read_all(log, &stream).await?;
     let events = history
         .iter()
         .map(|r| casebook_privacy::decode(r, Unsealer::Withhold))
@@ -100,24 +100,4 @@ fn fold_directory(log: &SledLog) -> Result<Directory, CliError> {
         directory.apply(stream, &event);
     }
     Ok(directory)
-}
-
-async fn read_stream(
-    log: &SledLog,
-    stream: &str,
-) -> Result<Vec<casebook_log::RecordedEvent>, CliError> {
-    let mut records = Vec::new();
-    loop {
-        let from = records
-            .last()
-            .map(|r: &casebook_log::RecordedEvent| r.revision + 1);
-        let page = log
-            .read_stream(stream, Direction::Forwards, from, 500)
-            .await
-            .map_err(|e| CliError::Runtime(e.to_string()))?;
-        if page.is_empty() {
-            return Ok(records);
-        }
-        records.extend(page);
-    }
 }

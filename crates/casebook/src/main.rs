@@ -11,6 +11,9 @@
 //! - `replay_cmd`: `replay`, the views as of a past position or time.
 //! - `projections_cmd`: `projections status|rebuild`.
 //! - `user_cmd`: `user set-password`, and the demo people's web accounts.
+//! - `forget_cmd`: `forget`, erasing a household's personal data.
+//! - `case_cmd`: `case`, one case now or as of a moment on either clock.
+//! - `stream`: reading one stream whole from a stopped server's log.
 //! - `error`: [`error::CliError`] and its exit codes.
 
 mod audit_cmd;
@@ -22,6 +25,7 @@ mod forget_cmd;
 mod projections_cmd;
 mod replay_cmd;
 mod run;
+mod stream;
 mod user_cmd;
 
 use std::process::ExitCode;
