@@ -147,6 +147,30 @@ impl Drop for Inner {
     }
 }
 
+/// How long [`open_when_released`] waits for a just-closed log's lock.
+const REOPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens sled, waiting (bounded) while the directory's lock is still held
+/// by a handle of this process that was just dropped: sled 0.34 releases
+/// its file lock from background I/O tasks a moment after the last handle
+/// goes, so an immediate reopen (a restart, a test's reopen) can find it
+/// still taken. A lock held by another process stays held, and the error
+/// is returned once the wait is over.
+fn open_when_released(config: &sled::Config) -> sled::Result<sled::Db> {
+    let started = std::time::Instant::now();
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(err))
+                if err.to_string().contains("could not acquire lock")
+                    && started.elapsed() < REOPEN_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => return opened,
+        }
+    }
+}
+
 impl SledLog {
     /// Opens (or creates) the log in `dir` with default options.
     pub fn open(dir: impl AsRef<Path>) -> Result<SledLog> {
@@ -156,12 +180,12 @@ impl SledLog {
     /// Opens (or creates) the log in `dir`, checking its tail first.
     pub fn open_with(dir: impl AsRef<Path>, options: LogOptions) -> Result<SledLog> {
         let path = dir.as_ref().to_path_buf();
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(&path)
             .cache_capacity(options.cache_capacity_bytes)
             .flush_every_ms(None)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+            .mode(sled::Mode::HighThroughput);
+        let db = open_when_released(&config)?;
         let tree = db.open_tree(b"log")?;
         db.flush()?;
         let files = DurableFiles::open(&path)?;
