@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::auth::{grants_at, Principal};
 use crate::body::{EndBody, EraseBody};
 use crate::codec::{decode, decode_personal};
-use crate::command::{execute, read_stream_all, CommandOutcome, Request};
+use crate::command::{execute, CommandOutcome, Request};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
@@ -51,11 +51,9 @@ pub async fn erase_household(
             reason: body.reason,
         },
     };
-    let outcome = execute::<Option<Household>>(&state, &principal, request).await?;
-    // The directory destroyed the key when it folded the erasure (the
-    // command waits for that); this makes sure of it on a retry too.
-    state.keys().forget(household_id)?;
-    Ok(outcome)
+    // The command waits for the directory to fold the erasure, and the
+    // directory destroys the key as it folds it (see `state::fold_one`).
+    execute::<Option<Household>>(&state, &principal, request).await
 }
 
 /// A tip's informant, as its reader was given it.
@@ -90,11 +88,10 @@ pub async fn read_informant(
         command: ConcernCommand::ReadInformant,
     };
     let read = execute::<Option<Concern>>(&state, &principal, request).await?;
-    let history = read_stream_all(&state, &concern_id.stream()).await?;
-    let reported = history
-        .first()
+    let reported = first_event(&state, &concern_id.stream())
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("concern {concern_id}")))?;
-    let informant = match decode_personal(reported, state.keys())?.payload {
+    let informant = match decode_personal(&reported, state.keys())?.payload {
         Payload::ConcernReported(e) => e.sealed_informant.filter(|i| !i.name.is_empty()),
         _ => None,
     };
@@ -207,11 +204,10 @@ async fn visible_read(
     else {
         return Ok(None);
     };
-    let history = read_stream_all(state, &record.stream).await?;
-    let Some(first) = history.first() else {
+    let Some(first) = first_event(state, &record.stream).await? else {
         return Ok(None);
     };
-    let Payload::ConcernReported(reported) = decode(first)?.payload else {
+    let Payload::ConcernReported(reported) = decode(&first)?.payload else {
         return Ok(None);
     };
     let directory = state.directory()?;
@@ -229,4 +225,13 @@ async fn visible_read(
         read_at: record.recorded_at,
         position: record.position,
     }))
+}
+
+/// A case's first event (its report), read alone.
+async fn first_event(state: &AppState, stream: &str) -> Result<Option<RecordedEvent>, ApiError> {
+    let mut first = state
+        .log()
+        .read_stream(stream, Direction::Forwards, Some(0), 1)
+        .await?;
+    Ok(first.pop())
 }
