@@ -9,18 +9,23 @@
 //! holds at most [`PIPELINE_GROUPS_MAX`] groups, so a slow disk holds back
 //! the writer and, through the request queue, the appenders.
 //!
+//! In [`Durability::Batched`] the syncer lingers for a window after the
+//! first group it receives, so that one sync covers every group applied in
+//! it; callers are still answered only after that sync.
+//!
 //! Any failure poisons the log ([`Shared::fail`]): every group behind it was
 //! decided assuming it would land, so they are all refused.
 
 use crate::durability::DurableFiles;
 use crate::error::{LogError, Result};
 use crate::staging::PendingGroup;
-use crate::store::Shared;
+use crate::store::{Durability, Shared};
 use crate::writer::AppendOutcome;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// Groups that may wait at each hand-over. Bounds memory when the disk is
@@ -54,13 +59,17 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     /// Starts both stages; `None` (with the log failed) if a thread cannot start.
-    pub fn start(shared: &Arc<Shared>, files: DurableFiles) -> Option<Pipeline> {
+    pub fn start(
+        shared: &Arc<Shared>,
+        files: DurableFiles,
+        durability: Durability,
+    ) -> Option<Pipeline> {
         let (to_applier, applier_jobs) = std::sync::mpsc::sync_channel(PIPELINE_GROUPS_MAX);
         let (to_syncer, syncer_jobs) = std::sync::mpsc::sync_channel(PIPELINE_GROUPS_MAX);
         let syncer_shared = Arc::clone(shared);
         let syncer = std::thread::Builder::new()
             .name("casebook-log-syncer".into())
-            .spawn(move || run_syncer(&syncer_shared, files, &syncer_jobs));
+            .spawn(move || run_syncer(&syncer_shared, files, durability, &syncer_jobs));
         let applier_shared = Arc::clone(shared);
         let applier = std::thread::Builder::new()
             .name("casebook-log-applier".into())
@@ -131,10 +140,14 @@ fn run_applier(shared: &Shared, jobs: &Receiver<GroupJob>, to_syncer: &SyncSende
 }
 
 /// Flushes and fsyncs whatever groups are waiting, then answers their callers.
-fn run_syncer(shared: &Shared, mut files: DurableFiles, jobs: &Receiver<GroupJob>) {
+fn run_syncer(
+    shared: &Shared,
+    mut files: DurableFiles,
+    durability: Durability,
+    jobs: &Receiver<GroupJob>,
+) {
     while let Ok(first) = jobs.recv() {
-        let mut waiting = vec![first];
-        waiting.extend(jobs.try_iter());
+        let waiting = gather(first, durability, jobs);
         if let Some(reason) = shared.failure() {
             waiting
                 .into_iter()
@@ -177,6 +190,23 @@ fn run_syncer(shared: &Shared, mut files: DurableFiles, jobs: &Receiver<GroupJob
             }
         }
     }
+}
+
+/// The groups one sync covers: `first`, whatever else is waiting, and in
+/// [`Durability::Batched`] every group that arrives within the window.
+fn gather(first: GroupJob, durability: Durability, jobs: &Receiver<GroupJob>) -> Vec<GroupJob> {
+    let mut waiting = vec![first];
+    if let Durability::Batched(window) = durability {
+        let deadline = Instant::now() + window;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match jobs.recv_timeout(left) {
+                Ok(job) => waiting.push(job),
+                Err(_) => break,
+            }
+        }
+    }
+    waiting.extend(jobs.try_iter());
+    waiting
 }
 
 /// Counts what a sync made durable.

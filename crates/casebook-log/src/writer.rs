@@ -17,7 +17,7 @@ use crate::error::{LogError, Result};
 use crate::pipeline::{GroupJob, Pipeline};
 use crate::record::{truncate_to_micros, ExpectedRevision, Hash, Position, PreparedEvent};
 use crate::staging::{Pending, Staging};
-use crate::store::Shared;
+use crate::store::{Durability, Shared};
 use chrono::{DateTime, TimeZone, Utc};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -126,10 +126,11 @@ pub(crate) struct WriterState {
 pub(crate) fn run(
     shared: Arc<Shared>,
     files: DurableFiles,
+    durability: Durability,
     mut state: WriterState,
     mut requests: mpsc::Receiver<AppendRequest>,
 ) {
-    let Some(pipeline) = Pipeline::start(&shared, files) else {
+    let Some(pipeline) = Pipeline::start(&shared, files, durability) else {
         refuse_all(&shared, &mut requests);
         return;
     };

@@ -100,3 +100,50 @@ async fn stats_count_what_the_log_did() {
     assert!(stats.groups >= 1 && stats.groups <= 2, "{stats:?}");
     assert!(stats.syncs >= 1 && stats.syncs <= stats.groups, "{stats:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_durability_shares_one_sync_and_still_answers_only_when_durable() {
+    use casebook_log::{conformance::sample_event, Durability, EventStore, ExpectedRevision};
+    use casebook_log::{Direction, LogOptions};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let options = LogOptions {
+        durability: Durability::Batched(Duration::from_millis(500)),
+        ..LogOptions::default()
+    };
+    let log = SledLog::open_with(dir.path(), options).unwrap();
+    let mut appends = Vec::new();
+    for i in 0..20 {
+        let log = log.clone();
+        appends.push(tokio::spawn(async move {
+            // Spread out, so that most arrive as groups of their own.
+            tokio::time::sleep(Duration::from_millis(2 * i)).await;
+            let outcome = log
+                .append(
+                    &format!("concern-{i}"),
+                    ExpectedRevision::NoStream,
+                    vec![sample_event(&format!("e{i}"))],
+                )
+                .await
+                .unwrap();
+            // Answered only once its event is inside the durable log.
+            assert!(log.len() > outcome.last_position());
+        }));
+    }
+    for append in appends {
+        append.await.unwrap();
+    }
+    let stats = log.stats();
+    assert_eq!(stats.durable_events, 20, "{stats:?}");
+    assert!(
+        stats.syncs <= 3,
+        "the window should cover the groups: {stats:?}"
+    );
+    drop(log);
+    let reopened = SledLog::open(dir.path()).unwrap();
+    let all = reopened
+        .read_all(Direction::Forwards, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 20);
+}
