@@ -6,6 +6,9 @@
 //!   details other than the head's name (phone, address, note) are not
 //!   kept: views hold no more personal data than their lists show.
 //! - `c` case → the case's households (JSON), to find them on later events.
+//! - `s` household, case → the case's status (JSON). One key per case, so
+//!   that an event costs the same however many cases its household has;
+//!   [`get`] gathers them into [`HouseholdRow::cases`].
 
 use std::collections::BTreeMap;
 
@@ -16,13 +19,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::Decoded;
-use crate::error::Result;
-use crate::keys::{id, key};
+use crate::error::{ProjectionError, Result};
+use crate::keys::{id, key, uuid_from};
 use crate::sled_view::SledView;
 use crate::staging::{Source, Staging};
 
 const TAG_HOUSEHOLD: u8 = b'h';
 const TAG_CASE: u8 = b'c';
+const TAG_STATUS: u8 = b's';
 
 /// The households view.
 #[derive(Debug)]
@@ -39,7 +43,9 @@ pub struct HouseholdRow {
     pub head_of_household: String,
     /// Every assignment, oldest first; the one without `until` is current.
     pub assignments: Vec<Assignment>,
-    /// Its cases and their statuses.
+    /// Its cases and their statuses (kept under their own keys; filled in
+    /// by [`get`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cases: BTreeMap<casebook_domain::ConcernId, Status>,
     /// The field time of the last visit recorded on one of its cases.
     pub last_visit: Option<DateTime<Utc>>,
@@ -62,7 +68,7 @@ fn household_key(h: HouseholdId) -> Vec<u8> {
 
 impl SledView for HouseholdsView {
     const NAME: &'static str = "households";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn apply(&self, staging: &mut Staging<'_>, event: &Decoded) -> Result<()> {
         match event.stream {
@@ -93,14 +99,13 @@ fn apply_household(staging: &mut Staging<'_>, h: HouseholdId, event: &Decoded) -
     let Some(next) = evolve(state, &event.event) else {
         return Ok(());
     };
-    let (cases, last_visit) = row.map_or((BTreeMap::new(), None), |r| (r.cases, r.last_visit));
     let row = HouseholdRow {
         household_id: next.id,
         hamlet_id: next.hamlet_id,
         head_of_household: next.personal.head_of_household,
         assignments: next.assignments,
-        cases,
-        last_visit,
+        cases: BTreeMap::new(),
+        last_visit: row.and_then(|r| r.last_visit),
     };
     staging.put(k, &row)
 }
@@ -126,19 +131,26 @@ fn apply_case(
         matches!(&event.event.payload, Payload::ActionRecorded(a) if a.action == ActionKind::Visit);
     for h in households {
         let k = household_key(h);
-        let Some(mut row) = staging.read::<HouseholdRow>(HouseholdsView::NAME, &k)? else {
+        if staging.get_raw(&k)?.is_none() {
             continue;
-        };
+        }
         if let Some(status) = status {
-            row.cases.insert(case, status);
+            staging.put_raw(status_key(h, case), serde_json::to_vec(&status)?);
         }
         if visit {
+            let Some(mut row) = staging.read::<HouseholdRow>(HouseholdsView::NAME, &k)? else {
+                continue;
+            };
             let at = event.event.occurred_at;
             row.last_visit = Some(row.last_visit.map_or(at, |t| t.max(at)));
+            staging.put(k, &row)?;
         }
-        staging.put(k, &row)?;
     }
     Ok(())
+}
+
+fn status_key(h: HouseholdId, case: casebook_domain::ConcernId) -> Vec<u8> {
+    key(TAG_STATUS, &[&id(h.0), &id(case.0)])
 }
 
 /// The status a case event leads to, if it changes it.
@@ -164,7 +176,23 @@ pub(crate) fn status_after(payload: &Payload) -> Option<Status> {
     })
 }
 
-/// One household.
+/// One household, with its cases.
 pub fn get(tree: &sled::Tree, h: HouseholdId) -> Result<Option<HouseholdRow>> {
-    tree.read(HouseholdsView::NAME, &household_key(h))
+    let Some(mut row) = tree.read::<HouseholdRow>(HouseholdsView::NAME, &household_key(h))? else {
+        return Ok(None);
+    };
+    let prefix = key(TAG_STATUS, &[&id(h.0)]);
+    for entry in tree.scan_prefix(&prefix) {
+        let (k, v) = entry?;
+        let case = uuid_from(&k[prefix.len()..]).ok_or_else(|| ProjectionError::Corrupt {
+            view: HouseholdsView::NAME,
+            reason: "a case status key is too short".into(),
+        })?;
+        let status: Status = serde_json::from_slice(&v).map_err(|e| ProjectionError::Corrupt {
+            view: HouseholdsView::NAME,
+            reason: e.to_string(),
+        })?;
+        row.cases.insert(casebook_domain::ConcernId(case), status);
+    }
+    Ok(Some(row))
 }

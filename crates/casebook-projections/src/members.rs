@@ -8,13 +8,19 @@
 //!
 //! Keys:
 //! - `m` member → [`MemberRow`] (JSON): households assigned now (and since
-//!   when), cases assigned to them in person.
-//! - `h` household → [`HouseholdLoad`] (JSON): its members now, its cases,
-//!   its last visit.
+//!   when).
+//! - `p` member, case → (): a case assigned to the member in person now.
+//! - `h` household → [`HouseholdLoad`] (JSON): its members now, its last
+//!   visit.
+//! - `k` household, case → (): a case of the household.
 //! - `c` case → [`CaseLoad`] (JSON): its households, its person, its status
 //!   and deadline.
 //! - `v` member, visit time, case, position → (): one entry per visit the
 //!   member recorded, so "visits in the last 30 days" is one range scan.
+//!
+//! A case is a key of its own under its member and its household, never an
+//! entry in their rows, so that an event costs the same however many cases
+//! a member or a household has.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,9 +31,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::Decoded;
-use crate::error::Result;
+use crate::error::{ProjectionError, Result};
 use crate::households::status_after;
-use crate::keys::{id, key, time};
+use crate::keys::{id, key, time, uuid_from};
 use crate::sled_view::SledView;
 use crate::staging::{Source, Staging};
 
@@ -35,6 +41,8 @@ const TAG_MEMBER: u8 = b'm';
 const TAG_HOUSEHOLD: u8 = b'h';
 const TAG_CASE: u8 = b'c';
 const TAG_VISIT: u8 = b'v';
+const TAG_PERSON_CASE: u8 = b'p';
+const TAG_HOUSEHOLD_CASE: u8 = b'k';
 
 /// The window of "visits in the last N days" in a workload: a month, the
 /// rhythm at which the directive asks members to see their households.
@@ -50,8 +58,6 @@ pub struct MemberRow {
     /// Households assigned to the member now, with the field time the
     /// assignment started.
     pub households: BTreeMap<HouseholdId, DateTime<Utc>>,
-    /// Cases assigned to the member in person now.
-    pub cases: BTreeSet<ConcernId>,
 }
 
 /// What the view keeps of one household.
@@ -59,8 +65,6 @@ pub struct MemberRow {
 pub struct HouseholdLoad {
     /// Members responsible for it now.
     pub members: BTreeSet<PersonId>,
-    /// Every case of the household.
-    pub cases: BTreeSet<ConcernId>,
     /// The field time of the last visit recorded on one of its cases.
     pub last_visit: Option<DateTime<Utc>>,
 }
@@ -123,9 +127,30 @@ fn case_key(c: ConcernId) -> Vec<u8> {
     key(TAG_CASE, &[&id(c.0)])
 }
 
+fn person_case_key(m: PersonId, c: ConcernId) -> Vec<u8> {
+    key(TAG_PERSON_CASE, &[&id(m.0), &id(c.0)])
+}
+
+fn household_case_key(h: HouseholdId, c: ConcernId) -> Vec<u8> {
+    key(TAG_HOUSEHOLD_CASE, &[&id(h.0), &id(c.0)])
+}
+
+/// The cases under `prefix` (a tag and a 16-byte id), from their keys.
+fn cases_under(tree: &sled::Tree, prefix: &[u8], into: &mut BTreeSet<ConcernId>) -> Result<()> {
+    for entry in tree.scan_prefix(prefix) {
+        let (k, _) = entry?;
+        let case = uuid_from(&k[prefix.len()..]).ok_or_else(|| ProjectionError::Corrupt {
+            view: MembersView::NAME,
+            reason: "a case key is too short".into(),
+        })?;
+        into.insert(ConcernId(case));
+    }
+    Ok(())
+}
+
 impl SledView for MembersView {
     const NAME: &'static str = "members";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn apply(&self, staging: &mut Staging<'_>, event: &Decoded) -> Result<()> {
         match event.stream {
@@ -175,10 +200,7 @@ fn apply_case(staging: &mut Staging<'_>, case: ConcernId, event: &Decoded) -> Re
         (None, Payload::ConcernReported(e)) => {
             let households = e.subject.households();
             for h in &households {
-                let hk = household_key(*h);
-                let mut hl: HouseholdLoad = read_or_default(staging, &hk)?;
-                hl.cases.insert(case);
-                staging.put(hk, &hl)?;
+                staging.put_raw(household_case_key(*h, case), Vec::new());
             }
             CaseLoad {
                 households,
@@ -246,16 +268,15 @@ fn move_person(
         return Ok(());
     }
     if let Some(previous) = load.person {
-        let mk = member_key(previous);
-        let mut row: MemberRow = read_or_default(staging, &mk)?;
-        row.cases.remove(&case);
-        staging.put(mk, &row)?;
+        staging.remove(person_case_key(previous, case));
     }
     if let Some(person) = next {
         let mk = member_key(person);
-        let mut row: MemberRow = read_or_default(staging, &mk)?;
-        row.cases.insert(case);
-        staging.put(mk, &row)?;
+        if staging.get_raw(&mk)?.is_none() {
+            // The view has now seen this member: their workload exists.
+            staging.put(mk, &MemberRow::default())?;
+        }
+        staging.put_raw(person_case_key(person, case), Vec::new());
     }
     load.person = next;
     Ok(())
@@ -302,7 +323,8 @@ pub fn workload(
         return Ok(None);
     };
     let since = now - TimeDelta::days(i64::from(not_visited_days));
-    let mut cases = row.cases.clone();
+    let mut cases = BTreeSet::new();
+    cases_under(tree, &key(TAG_PERSON_CASE, &[&id(member.0)]), &mut cases)?;
     let mut not_visited = Vec::new();
     for h in row.households.keys() {
         let load: HouseholdLoad = tree
@@ -311,7 +333,7 @@ pub fn workload(
         if load.last_visit.is_none_or(|t| t < since) {
             not_visited.push(*h);
         }
-        cases.extend(load.cases);
+        cases_under(tree, &key(TAG_HOUSEHOLD_CASE, &[&id(h.0)]), &mut cases)?;
     }
     let (mut open_cases, mut overdue_cases) = (0, 0);
     for case in cases {
