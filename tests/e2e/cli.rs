@@ -18,7 +18,8 @@ use crate::audit_routes::{
 use crate::server::binary;
 use crate::world::{report_body, world};
 
-fn casebook(args: &[&str]) -> Output {
+/// Runs the binary with `args`.
+pub(crate) fn casebook(args: &[&str]) -> Output {
     Command::new(binary())
         .args(args)
         .env("RUST_LOG", "warn")
@@ -26,12 +27,13 @@ fn casebook(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-fn path(p: &Path) -> &str {
+pub(crate) fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// The command's stdout, after checking that it succeeded.
 #[track_caller]
-fn succeeded(output: &Output) -> String {
+pub(crate) fn succeeded(output: &Output) -> String {
     assert!(
         output.status.success(),
         "{}",

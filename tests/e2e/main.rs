@@ -14,6 +14,8 @@
 //! - `audit`: export, verify and import through the binary.
 //! - `audit_routes`: the tree-head key, signed heads, inclusion and
 //!   consistency proofs checked by hand; who may read them; bad parameters.
+//! - `admin`: `unit`, `person` and `household` on a stopped server's data
+//!   directory: made, listed, served afterwards; refusals and bad flags.
 //! - `cli`: `audit key|head|inclusion|consistency`, `replay` and
 //!   `projections status|rebuild`, and their bad flags.
 //! - `privacy`: personal data sealed on disk; erasure; no plaintext left.
@@ -26,6 +28,7 @@
 //!   offline and sent once, a committee's forms and dashboard, screenshots.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
 mod audit;
 mod audit_routes;
 mod authz;

@@ -224,6 +224,18 @@ fn the_cli_bootstraps_manages_tokens_and_refuses_bad_configuration() {
     let typo = run(&["serve", "--config", config.to_str().unwrap()]);
     assert_eq!(typo.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&typo.stderr).contains("listen_typo"));
+    std::fs::write(&config, "[log]\ndurability = \"sometimes\"\n").unwrap();
+    let mode = run(&["serve", "--config", config.to_str().unwrap()]);
+    assert_eq!(mode.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&mode.stderr).contains("log.durability"));
+    let env_mode = Command::new(binary())
+        .args(["token", "list", "--data"])
+        .arg(data.path())
+        .env("CASEBOOK_LOG_BATCH_WINDOW_MS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(env_mode.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&env_mode.stderr).contains("log.batch_window_ms"));
     let bad_arg = run(&["serve", "--listen", "not-an-address"]);
     assert_eq!(bad_arg.status.code(), Some(2));
 }
@@ -231,9 +243,11 @@ fn the_cli_bootstraps_manages_tokens_and_refuses_bad_configuration() {
 #[tokio::test]
 async fn serve_demo_seeds_an_empty_store_and_prints_a_working_token_per_role() {
     let data = tempfile::tempdir().unwrap();
+    // A bulk load: seeded in the batched durability mode.
     let seeded = Command::new(binary())
         .args(["demo", "--data"])
         .arg(data.path())
+        .env("CASEBOOK_LOG_DURABILITY", "batched")
         .current_dir(data.path())
         .output()
         .unwrap();

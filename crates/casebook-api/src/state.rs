@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use casebook_audit::Audit;
 use casebook_domain::{Directory, Payload, Policy, StreamId};
-use casebook_log::{EventStore, SledLog, Subscription, SubscriptionFilter};
+use casebook_log::{EventStore, LogOptions, SledLog, Subscription, SubscriptionFilter};
 use casebook_privacy::{KeyStore, MasterKey, KEYS_DIR, MASTER_KEY_FILE};
 use casebook_projections::{Projections, SystemClock, WATCH_INTERVAL};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -54,17 +54,19 @@ impl Stores {
     pub fn open(data_dir: &std::path::Path, policy: Policy) -> Result<Self, ApiError> {
         let master = MasterKey::load_or_create(&data_dir.join(MASTER_KEY_FILE))
             .map_err(|e| ApiError::Internal(format!("the master key cannot be read: {e}")))?;
-        Self::open_with_master(data_dir, policy, master)
+        Self::open_with_master(data_dir, policy, master, LogOptions::default())
     }
 
     /// Opens every store under `data_dir` with the standard layout; the
-    /// key store's keys are wrapped by `master`.
+    /// key store's keys are wrapped by `master`, the log opened with
+    /// `log_options` (its durability mode, its cache).
     pub fn open_with_master(
         data_dir: &std::path::Path,
         policy: Policy,
         master: MasterKey,
+        log_options: LogOptions,
     ) -> Result<Self, ApiError> {
-        let log = SledLog::open(data_dir.join("log"))?;
+        let log = SledLog::open_with(data_dir.join("log"), log_options)?;
         let tokens = TokenStore::open(&data_dir.join("auth"))
             .map_err(|e| ApiError::Internal(format!("the token store cannot be opened: {e}")))?;
         let projections = Projections::open(log.clone(), data_dir, policy)

@@ -62,6 +62,16 @@ impl Directory {
         }
     }
 
+    /// Every unit, in id order (for listings).
+    pub fn units(&self) -> impl Iterator<Item = &Unit> + '_ {
+        self.units.values()
+    }
+
+    /// Every person, in id order (for listings).
+    pub fn people(&self) -> impl Iterator<Item = &Person> + '_ {
+        self.people.values()
+    }
+
     /// Every household in id order, starting after `after` when given (for
     /// lists paged by household id).
     pub fn households_after(

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use casebook_domain::{CommitteeKind, Role, UnitKind};
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
@@ -74,6 +75,259 @@ pub enum Command {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
+    /// Create, rename and list units, cover communes, form committees
+    /// (server stopped; while it runs, use POST /v1/units…).
+    Unit {
+        /// What to do with units.
+        #[command(subcommand)]
+        command: UnitAction,
+    },
+    /// Register and list people, grant and end their roles (server
+    /// stopped; while it runs, use POST /v1/people…).
+    Person {
+        /// What to do with people.
+        #[command(subcommand)]
+        command: PersonAction,
+    },
+    /// Make a member responsible for a household, or end that (server
+    /// stopped; while it runs, use POST /v1/households/{id}/assignment…).
+    Household {
+        /// What to do with a household's assignment.
+        #[command(subcommand)]
+        command: HouseholdAction,
+    },
+}
+
+/// Flags of every command that changes units, people or assignments
+/// (admin_cmd.rs).
+#[derive(Debug, Args)]
+pub struct Acting {
+    /// Configuration and data directory.
+    #[command(flatten)]
+    pub common: Common,
+    /// The administrator on whose authority the change is made (their
+    /// person id; `init` prints the first one). Anyone else is refused.
+    #[arg(long = "by", value_name = "PERSON_ID")]
+    pub by: Uuid,
+}
+
+/// Flags of the `list` subcommands.
+#[derive(Debug, Args)]
+pub struct Listing {
+    /// Configuration and data directory.
+    #[command(flatten)]
+    pub common: Common,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `unit` subcommands (admin_cmd.rs).
+#[derive(Debug, Subcommand)]
+pub enum UnitAction {
+    /// Create a unit under its parent and print its id.
+    Create {
+        /// Who acts, configuration and data directory.
+        #[command(flatten)]
+        acting: Acting,
+        /// Its level: provincial_command, post, commune or hamlet.
+        #[arg(long, value_name = "KIND", value_parser = serde_name::<UnitKind>)]
+        kind: UnitKind,
+        /// Its name.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// The unit above it (a post or the provincial command for a
+        /// commune, a commune for a hamlet…); none only for a provincial command.
+        #[arg(long, value_name = "ID")]
+        parent: Option<Uuid>,
+        /// Its id (a new random one by default).
+        #[arg(long, value_name = "ID")]
+        id: Option<Uuid>,
+    },
+    /// Rename a unit.
+    Rename {
+        /// Who acts, configuration and data directory.
+        #[command(flatten)]
+        acting: Acting,
+        /// The unit.
+        #[arg(long, value_name = "ID")]
+        unit: Uuid,
+        /// Its new name.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+    },
+    /// A post takes a commune (outside its own subtree) into its coverage.
+    Cover {
+        /// Who acts, configuration and data directory.
+        #[command(flatten)]
+        acting: Acting,
+        /// The post.
+        #[arg(long, value_name = "ID")]
+        post: Uuid,
+        /// The commune.
+        #[arg(long, value_name = "ID")]
+        commune: Uuid,
+    },
+    /// A post gives up a commune it covers.
+    Uncover {
+        /// Who acts, configuration and data directory.
+        #[command(flatten)]
+        acting: Acting,
+        /// The post.
+        #[arg(long, value_name = "ID")]
+        post: Uuid,
+        /// The commune.
+        #[arg(long, value_name = "ID")]
+        commune: Uuid,
+    },
+    /// Form a committee in a unit and print its id.
+    Committee {
+        /// Who acts, configuration and data directory.
+        #[command(flatten)]
+        acting: Acting,
+        /// The unit it acts for.
+        #[arg(long, value_name = "ID")]
+        unit: Uuid,
+        /// Its kind: party_cell, party_committee, standing_committee or command.
+        #[arg(long, value_name = "KIND", value_parser = serde_name::<CommitteeKind>)]
+        kind: CommitteeKind,
+        /// Its name.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Its id (a new random one by default).
+        #[arg(long, value_name = "ID")]
+        id: Option<Uuid>,
+    },
+    /// Every unit, in tree order: id, kind, name, parent.
+    List(Listing),
+}
+
+/// `person` subcommands (admin_cmd.rs).
+#[derive(Debug, Subcommand)]
+pub enum PersonAction {
+    /// Register a person (staff who will use the system) and print their id.
+    Register {
+        /// Who acts, configuration and data directory.
+        #[command(flatten)]
+        acting: Acting,
+        /// Their name.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Their id (a new random one by default).
+        #[arg(long, value_name = "ID")]
+        id: Option<Uuid>,
+    },
+    /// Grant a person a role in a unit from now on and print the grant's id.
+    Grant {
+        /// Who acts, configuration and data directory.
+        #[command(flatten)]
+        acting: Acting,
+        /// The person.
+        #[arg(long, value_name = "ID")]
+        person: Uuid,
+        /// The role: member, committee_member (with --committee), auditor
+        /// or administrator.
+        #[arg(long, value_name = "ROLE", value_parser = parse_role_name)]
+        role: RoleName,
+        /// The committee, for --role committee_member (of the unit given with --unit).
+        #[arg(long, value_name = "ID")]
+        committee: Option<Uuid>,
+        /// The unit the role is held in.
+        #[arg(long, value_name = "ID")]
+        unit: Uuid,
+        /// When the role ends (RFC 3339); open-ended by default.
+        #[arg(long, value_name = "TIME")]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        /// The grant's id (a new random one by default).
+        #[arg(long, value_name = "ID")]
+        id: Option<Uuid>,
+    },
+    /// End a role a person holds, as of now.
+    EndRole {
+        /// Who acts, configuration and data directory.
+        #[command(flatten)]
+        acting: Acting,
+        /// The person.
+        #[arg(long, value_name = "ID")]
+        person: Uuid,
+        /// The grant to end (`person list` shows each role's grant).
+        #[arg(long, value_name = "GRANT_ID")]
+        grant: Uuid,
+    },
+    /// Every person: id, name and the roles they hold now.
+    List(Listing),
+}
+
+/// `household` subcommands (admin_cmd.rs). Registering a household is not
+/// among them: its personal details are sealed, which the API does.
+#[derive(Debug, Subcommand)]
+pub enum HouseholdAction {
+    /// Make a member responsible for a household (ending the assignment
+    /// of whoever was before).
+    Assign {
+        /// Who acts, configuration and data directory.
+        #[command(flatten)]
+        acting: Acting,
+        /// The household.
+        #[arg(long, value_name = "ID")]
+        household: Uuid,
+        /// The member (a person holding the member role).
+        #[arg(long, value_name = "PERSON_ID")]
+        member: Uuid,
+    },
+    /// End a household's current assignment, as of now.
+    Unassign {
+        /// Who acts, configuration and data directory.
+        #[command(flatten)]
+        acting: Acting,
+        /// The household.
+        #[arg(long, value_name = "ID")]
+        household: Uuid,
+    },
+}
+
+/// Reads a value by the name the domain gives it in JSON (`commune`,
+/// `party_cell`…); serde's error lists the names it knows.
+fn serde_name<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| e.to_string())
+}
+
+/// A role's name as the domain spells it (`member`, `committee_member`…),
+/// checked against [`Role`]'s variants; a committee member's committee
+/// comes from its own flag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleName(String);
+
+impl RoleName {
+    /// The role, with `committee` for a committee member. `Err` says
+    /// which flag is missing or out of place.
+    pub fn role(&self, committee: Option<Uuid>) -> Result<Role, String> {
+        let name = &self.0;
+        let role = role_from(name, committee)
+            .map_err(|_| format!("--role {name} needs --committee ID"))?;
+        match (role, committee) {
+            (Role::CommitteeMember { .. }, _) | (_, None) => Ok(role),
+            (_, Some(_)) => Err(format!(
+                "--committee goes with --role committee_member only, not {name}"
+            )),
+        }
+    }
+}
+
+fn role_from(name: &str, committee_id: Option<Uuid>) -> Result<Role, serde_json::Error> {
+    let mut value = serde_json::json!({ "role": name });
+    if let Some(committee_id) = committee_id {
+        value["committee_id"] = serde_json::json!(committee_id);
+    }
+    serde_json::from_value(value)
+}
+
+/// Reads `--role`: a name [`Role`] knows (with any committee id for
+/// `committee_member`); serde's error lists the names.
+fn parse_role_name(text: &str) -> Result<RoleName, String> {
+    role_from(text, Some(Uuid::nil()))
+        .map(|_| RoleName(text.to_owned()))
+        .map_err(|e| e.to_string())
 }
 
 /// `audit` subcommands (audit_cmd.rs).

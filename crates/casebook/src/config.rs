@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use casebook_api::ApiConfig;
 use casebook_domain::Policy;
+use casebook_log::{Durability, LogOptions};
 use serde::Deserialize;
 
 use crate::error::CliError;
@@ -40,7 +41,17 @@ const ENV_SETTINGS: &[(&str, &str)] = &[
     ("bootstrap", "root_unit_name"),
     ("bootstrap", "admin_name"),
     ("privacy", "master_key_file"),
+    ("log", "durability"),
+    ("log", "batch_window_ms"),
+    ("log", "cache_mb"),
 ];
+
+/// Longest batching window a configuration may set: every append waits up
+/// to it, so more than a second would make the service feel broken.
+const BATCH_WINDOW_MS_MAX: u64 = 1_000;
+
+/// Largest log page cache a configuration may set, in MiB.
+const CACHE_MB_MAX: u64 = 65_536;
 
 /// Longest read-your-writes wait a configuration may set: beyond a few
 /// seconds a client is better told to retry than kept waiting.
@@ -80,6 +91,8 @@ pub struct Config {
     /// The file holding the master key that wraps the household keys;
     /// `CASEBOOK_MASTER_KEY` (the key itself, hex) wins over it.
     pub master_key_file: PathBuf,
+    /// How the event log is opened: its durability mode and cache.
+    pub log: LogOptions,
 }
 
 impl Config {
@@ -115,6 +128,16 @@ struct Raw {
     policy: Option<Policy>,
     #[serde(default)]
     privacy: RawPrivacy,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    durability: Option<String>,
+    batch_window_ms: Option<u64>,
+    cache_mb: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -255,6 +278,39 @@ fn read_wait(value: Option<u64>, default: Duration) -> Result<Duration, String> 
     }
 }
 
+/// `[log]`: the durability mode (`immediate`, or `batched` with its
+/// window) and the page cache.
+fn log_options(raw: RawLog) -> Result<LogOptions, String> {
+    let defaults = LogOptions::default();
+    let window_ms = raw.batch_window_ms.unwrap_or(10);
+    if window_ms == 0 || window_ms > BATCH_WINDOW_MS_MAX {
+        return Err(format!(
+            "`log.batch_window_ms` must be between 1 and {BATCH_WINDOW_MS_MAX}"
+        ));
+    }
+    let durability = match raw.durability.as_deref().unwrap_or("immediate") {
+        "immediate" => Durability::Immediate,
+        "batched" => Durability::Batched(Duration::from_millis(window_ms)),
+        other => {
+            return Err(format!(
+                "`log.durability` = {other:?}: must be \"immediate\" or \"batched\""
+            ))
+        }
+    };
+    let cache_mb = raw
+        .cache_mb
+        .unwrap_or(defaults.cache_capacity_bytes / (1024 * 1024));
+    if cache_mb == 0 || cache_mb > CACHE_MB_MAX {
+        return Err(format!(
+            "`log.cache_mb` must be between 1 and {CACHE_MB_MAX}"
+        ));
+    }
+    Ok(LogOptions {
+        cache_capacity_bytes: cache_mb * 1024 * 1024,
+        durability,
+    })
+}
+
 fn validate(raw: Raw, overrides: Overrides) -> Result<Config, String> {
     let listen = match (overrides.listen, raw.server.listen) {
         (Some(addr), _) => addr,
@@ -334,6 +390,7 @@ fn validate(raw: Raw, overrides: Overrides) -> Result<Config, String> {
         _ => data_dir.join(MASTER_KEY_FILE),
     };
     Ok(Config {
+        log: log_options(raw.log)?,
         listen,
         data_dir,
         master_key_file,
@@ -376,6 +433,32 @@ mod tests {
         assert_eq!(from_file.root_unit_name, defaults.root_unit_name);
         assert_eq!(from_file.log_filter, defaults.log_filter);
         assert_eq!(from_file.master_key_file, defaults.master_key_file);
+        assert_eq!(from_file.log.durability, defaults.log.durability);
+        assert_eq!(
+            from_file.log.cache_capacity_bytes,
+            defaults.log.cache_capacity_bytes
+        );
+    }
+
+    #[test]
+    fn the_durability_mode_is_read_and_checked() {
+        let raw: Raw =
+            toml::from_str("[log]\ndurability = \"batched\"\nbatch_window_ms = 25\n").unwrap();
+        let config = validate(raw, Overrides::default()).unwrap();
+        assert_eq!(
+            config.log.durability,
+            Durability::Batched(Duration::from_millis(25))
+        );
+        for bad in [
+            "[log]\ndurability = \"never\"\n",
+            "[log]\nbatch_window_ms = 0\n",
+            "[log]\nbatch_window_ms = 5000\n",
+            "[log]\ncache_mb = 0\n",
+        ] {
+            let raw: Raw = toml::from_str(bad).unwrap();
+            let error = validate(raw, Overrides::default()).unwrap_err();
+            assert!(error.contains("`log."), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -8,15 +8,11 @@
 //! between leaves the event without the destruction; the server finishes
 //! it when it folds the event on its next start.
 
-use casebook_domain::{
-    decide, fold, Context, Directory, Event, Household, HouseholdCommand, HouseholdId, PersonId,
-    Policy, StreamId,
-};
-use casebook_log::{ExpectedRevision, SledLog};
-use casebook_privacy::{KeyStore, Unsealer};
-use chrono::Utc;
-use uuid::Uuid;
+use casebook_domain::{Household, HouseholdCommand, HouseholdId, PersonId, Policy, StreamId};
+use casebook_log::SledLog;
+use casebook_privacy::KeyStore;
 
+use crate::admin_cmd::{execute, Target};
 use crate::error::CliError;
 
 /// What `forget` did.
@@ -28,7 +24,9 @@ pub struct Forgotten {
     pub key_destroyed: bool,
 }
 
-/// Erases `household`'s personal data on the authority of `by`.
+/// Erases `household`'s personal data on the authority of `by`: the
+/// erasure goes through the runner of every stopped-server command, and
+/// the key is destroyed only once it is durable.
 pub async fn forget(
     log: &SledLog,
     keys: &KeyStore,
@@ -37,67 +35,17 @@ pub async fn forget(
     by: PersonId,
     reason: &str,
 ) -> Result<Forgotten, CliError> {
-    let directory = fold_directory(log)?;
-    let stream = household.stream();
-    let history = crate::stream::read_all(log, &stream).await?;
-    let events = history
-        .iter()
-        .map(|r| casebook_privacy::decode(r, Unsealer::Withhold))
-        .collect::<Result<Vec<Event>, _>>()
-        .map_err(|e| CliError::Runtime(e.to_string()))?;
-    let state: Option<Household> = fold(&events);
-    if state.is_none() {
-        return Err(CliError::Usage(format!("no household {}", household.0)));
-    }
-    let now = Utc::now();
-    let ctx = Context::new(by, now, policy, &directory);
     let command = HouseholdCommand::ErasePersonalData {
         reason: reason.to_owned(),
     };
-    let decided = decide(&state, &command, &ctx).map_err(|e| CliError::Refused(e.to_string()))?;
-    let command_id = Uuid::new_v4();
-    let records = decided
-        .iter()
-        .enumerate()
-        .map(|(index, event)| {
-            casebook_privacy::encode(
-                event,
-                casebook_privacy::event_id(command_id, index),
-                Some(command_id),
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CliError::Runtime(e.to_string()))?;
-    let expected = history.last().map_or(ExpectedRevision::NoStream, |r| {
-        ExpectedRevision::Exact(r.revision)
-    });
-    let outcome = log
-        .append(&stream, expected, records)
-        .await
-        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let stream = StreamId::Household(household);
+    let done =
+        execute::<Option<Household>>(log, policy, by, stream, Target::Existing, &command).await?;
     let key_destroyed = keys
         .forget(household.0)
         .map_err(|e| CliError::Runtime(e.to_string()))?;
     Ok(Forgotten {
-        position: outcome.last_position(),
+        position: done.position,
         key_destroyed,
     })
-}
-
-/// Units, people and households, as the domain's decisions need them.
-fn fold_directory(log: &SledLog) -> Result<Directory, CliError> {
-    let mut directory = Directory::new();
-    for record in log.iter_all(0) {
-        let record = record.map_err(|e| CliError::Runtime(e.to_string()))?;
-        let Ok(stream) = StreamId::parse(&record.stream) else {
-            continue;
-        };
-        if matches!(stream, StreamId::Concern(_)) {
-            continue;
-        }
-        let event = casebook_privacy::decode(&record, Unsealer::Withhold)
-            .map_err(|e| CliError::Runtime(e.to_string()))?;
-        directory.apply(stream, &event);
-    }
-    Ok(directory)
 }

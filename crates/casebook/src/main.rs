@@ -11,11 +11,15 @@
 //! - `replay_cmd`: `replay`, the views as of a past position or time.
 //! - `projections_cmd`: `projections status|rebuild`.
 //! - `user_cmd`: `user set-password`, and the demo people's web accounts.
+//! - `admin_cmd`: `unit`, `person` and `household` (units, people, roles and
+//!   assignments), and the one runner of every command on a stopped
+//!   server's log (`forget` too).
 //! - `forget_cmd`: `forget`, erasing a household's personal data.
 //! - `case_cmd`: `case`, one case now or as of a moment on either clock.
 //! - `stream`: reading one stream whole from a stopped server's log.
 //! - `error`: [`error::CliError`] and its exit codes.
 
+mod admin_cmd;
 mod audit_cmd;
 mod case_cmd;
 mod cli;

@@ -7,7 +7,6 @@
 
 use casebook_privacy::{KeyStore, KEYS_DIR};
 use std::io::Write;
-use std::path::Path;
 
 use casebook_api::bootstrap::{bootstrap, BootstrapNames, Bootstrapped};
 use casebook_api::{AppState, Stores, TokenStore};
@@ -52,6 +51,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit { command } => audit_cmd::run(command),
         Command::Replay(args) => runtime.block_on(crate::replay_cmd::run(args)),
         Command::Projections { command } => runtime.block_on(crate::projections_cmd::run(command)),
+        Command::Unit { command } => runtime.block_on(crate::admin_cmd::unit(command)),
+        Command::Person { command } => runtime.block_on(crate::admin_cmd::person(command)),
+        Command::Household { command } => runtime.block_on(crate::admin_cmd::household(command)),
     }
 }
 
@@ -78,13 +80,15 @@ fn init_tracing(config: &Config) {
     };
 }
 
-fn open_data(dir: &Path) -> Result<(SledLog, TokenStore), CliError> {
+/// Opens the log (with the configured `[log]` options) and the token store.
+fn open_data(config: &Config) -> Result<(SledLog, TokenStore), CliError> {
+    let dir = config.data_dir.as_path();
     let data_error = |message: String| CliError::Data {
         path: dir.to_path_buf(),
         message,
     };
     std::fs::create_dir_all(dir).map_err(|e| data_error(e.to_string()))?;
-    let log = SledLog::open(dir.join("log")).map_err(|e| {
+    let log = SledLog::open_with(dir.join("log"), config.log.clone()).map_err(|e| {
         data_error(format!(
             "the event log cannot be opened (is a server running on it?): {e}"
         ))
@@ -179,9 +183,11 @@ fn open_stores(config: &Config) -> Result<Stores, CliError> {
         message: e.to_string(),
     })?;
     let master = config.master_key()?;
-    Stores::open_with_master(dir, config.policy.clone(), master).map_err(|e| CliError::Data {
-        path: dir.clone(),
-        message: format!("{e} (is another casebook process using this data directory?)"),
+    Stores::open_with_master(dir, config.policy.clone(), master, config.log.clone()).map_err(|e| {
+        CliError::Data {
+            path: dir.clone(),
+            message: format!("{e} (is another casebook process using this data directory?)"),
+        }
     })
 }
 
@@ -204,7 +210,7 @@ async fn signal() {
 async fn init(common: Common) -> Result<(), CliError> {
     let config = load(common, None)?;
     init_tracing(&config);
-    let (log, tokens) = open_data(&config.data_dir)?;
+    let (log, tokens) = open_data(&config)?;
     match first_start(&config, &log, &tokens).await? {
         Some(done) => {
             announce_bootstrap(&done);
@@ -219,7 +225,7 @@ async fn init(common: Common) -> Result<(), CliError> {
 async fn demo(args: DemoArgs) -> Result<(), CliError> {
     let config = load(args.common, None)?;
     init_tracing(&config);
-    let (log, tokens) = open_data(&config.data_dir)?;
+    let (log, tokens) = open_data(&config)?;
     if !log.is_empty() {
         return Err(CliError::Refused(
             "demo data goes into an empty data directory only".to_owned(),
@@ -333,7 +339,7 @@ async fn token(command: TokenCommand) -> Result<(), CliError> {
         TokenCommand::List(common) => token_list(common),
         TokenCommand::Revoke { common, token_id } => {
             let config = load(common, None)?;
-            let (_log, tokens) = open_data(&config.data_dir)?;
+            let (_log, tokens) = open_data(&config)?;
             let revoked = tokens
                 .revoke(token_id, Utc::now())
                 .await
@@ -353,7 +359,7 @@ async fn token_create(
     days: Option<u32>,
 ) -> Result<(), CliError> {
     let config = load(common, None)?;
-    let (log, tokens) = open_data(&config.data_dir)?;
+    let (log, tokens) = open_data(&config)?;
     let registered = log
         .read_stream(&person.stream(), Direction::Forwards, Some(0), 1)
         .await
@@ -380,7 +386,7 @@ async fn token_create(
 
 fn token_list(common: Common) -> Result<(), CliError> {
     let config = load(common, None)?;
-    let (_log, tokens) = open_data(&config.data_dir)?;
+    let (_log, tokens) = open_data(&config)?;
     let records = tokens
         .list()
         .map_err(|e| CliError::Runtime(e.to_string()))?;
@@ -419,7 +425,7 @@ pub(crate) fn print_lines(lines: &[String]) -> Result<(), CliError> {
 async fn forget(args: ForgetArgs) -> Result<(), CliError> {
     let config = load(args.common, None)?;
     init_tracing(&config);
-    let (log, _tokens) = open_data(&config.data_dir)?;
+    let (log, _tokens) = open_data(&config)?;
     let keys = open_keys(&config)?;
     let done = crate::forget_cmd::forget(
         &log,

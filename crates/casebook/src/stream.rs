@@ -1,5 +1,5 @@
 //! Reading one stream whole, for the subcommands that work on a stopped
-//! server's log (`case`, `forget`).
+//! server's log (`case`, `forget`, `unit`, `person`, `household`).
 
 use casebook_log::{Direction, EventStore, RecordedEvent, SledLog};
 
