@@ -10,8 +10,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use casebook_domain::{
-    fold, Concern, ConcernId, Context, DeadlineStatus, Event, HouseholdId, Lookups, PersonId,
-    RoleGrant,
+    fold, Concern, ConcernId, Context, DeadlineStatus, Erasure, Event, HouseholdId, Lookups,
+    PersonId, RoleGrant, Subject,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -99,6 +99,52 @@ pub async fn load_case(
         return Err(not_found());
     }
     Ok((events, concern))
+}
+
+/// A case's personal note as those who may see the case are shown it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PersonalNote {
+    /// The reporter wrote none.
+    Absent,
+    /// The note, opened with the household's key.
+    Shown(String),
+    /// It was written, then erased with the household's personal data:
+    /// when, why and by whom, if the directory holds the erasure.
+    Erased(Option<Erasure>),
+}
+
+/// What a case's personal note shows, from the events and the case as
+/// [`load_case`] opened them: the note itself, or, where the report
+/// carries a sealed note that opens empty (its key destroyed), the
+/// household's erasure.
+pub fn personal_note(
+    lookups: &dyn Lookups,
+    events: &[(casebook_log::RecordedEvent, Event)],
+    concern: &Concern,
+) -> PersonalNote {
+    if let Some(note) = concern.personal_note.as_ref().filter(|n| !n.is_empty()) {
+        return PersonalNote::Shown(note.clone());
+    }
+    if !events.first().is_some_and(|(r, _)| note_written(r)) {
+        return PersonalNote::Absent;
+    }
+    let erasure = match &concern.subject {
+        Subject::Household { household_id } => {
+            lookups.household(*household_id).and_then(|h| h.erasure)
+        }
+        Subject::Hamlet { .. } => None,
+    };
+    PersonalNote::Erased(erasure)
+}
+
+/// Whether a case's report was recorded with a personal note (sealed or
+/// not): the record's field is there and not null.
+fn note_written(recorded: &casebook_log::RecordedEvent) -> bool {
+    recorded.event_type == "concern.reported"
+        && serde_json::from_slice::<Value>(&recorded.data)
+            .ok()
+            .and_then(|data| data.get("personal_note").map(|v| !v.is_null()))
+            .unwrap_or(false)
 }
 
 /// Read a case (folded from its stream), optionally as of a past moment.

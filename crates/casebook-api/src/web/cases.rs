@@ -7,9 +7,12 @@
 //! read, and checks every case with [`case_visible`], as the API does. The
 //! case page folds the case from its stream with the API's
 //! [`load_case`] (404 outside the person's reach) and redacts it with
-//! [`redact`]. A step's form posts to `/app/cases/{id}/{step}`, which runs
-//! the API's command path; a refusal comes back on the page with the
-//! domain's reason and the refusal's status.
+//! [`redact`]; its personal note is shown as the API's [`personal_note`]
+//! decides (the note, or when and why it was erased), on this page only:
+//! the timeline leaves it out. A step's form posts to
+//! `/app/cases/{id}/{step}`, which runs the API's command path; a refusal
+//! comes back on the page with the domain's reason and the refusal's
+//! status.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -25,7 +28,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::routes::concerns::run;
-use crate::routes::reads::{history_event, load_case, HistoryEvent};
+use crate::routes::reads::{history_event, load_case, personal_note, HistoryEvent, PersonalNote};
 use crate::state::AppState;
 use crate::visibility::{case_visible, household_visible, may_read_informant, redact};
 use crate::web::csv::Csv;
@@ -773,8 +776,12 @@ pub fn timeline_item(state: &AppState, lang: Lang, event: &HistoryEvent) -> Time
 /// Characters of a payload value shown in a timeline entry.
 const DETAIL_CHARS_MAX: usize = 400;
 
-/// The payload's fields a reader cares about, as text: ids and the
-/// subject (shown elsewhere on the page) are left out.
+/// Payload fields a timeline never shows: the subject (shown elsewhere on
+/// the page) and the personal note (only the case page's own box shows it).
+const HIDDEN_DETAILS: [&str; 2] = ["subject", "personal_note"];
+
+/// The payload's fields a reader cares about, as text: ids, the subject
+/// and the personal note are left out.
 fn details(data: &serde_json::Value) -> Vec<(String, String)> {
     let Some(object) = data.as_object() else {
         return Vec::new();
@@ -782,7 +789,10 @@ fn details(data: &serde_json::Value) -> Vec<(String, String)> {
     object
         .iter()
         .filter(|(key, value)| {
-            !value.is_null() && !key.ends_with("_id") && !key.ends_with("_ids") && *key != "subject"
+            !value.is_null()
+                && !key.ends_with("_id")
+                && !key.ends_with("_ids")
+                && !HIDDEN_DETAILS.contains(&key.as_str())
         })
         .map(|(key, value)| {
             let text = match value {
@@ -900,11 +910,43 @@ pub struct StepForm {
     pub command_id: String,
 }
 
+/// A case's personal note, ready to show.
+#[derive(Debug)]
+pub enum NoteView {
+    /// None was written.
+    Absent,
+    /// The note.
+    Shown(String),
+    /// Erased: when, by whom and why, in words.
+    Erased(String),
+}
+
+/// The personal note in the page's words.
+fn note_view(lookups: &dyn Lookups, lang: Lang, tz: chrono_tz::Tz, note: PersonalNote) -> NoteView {
+    let catalog = lang.catalog();
+    match note {
+        PersonalNote::Absent => NoteView::Absent,
+        PersonalNote::Shown(text) => NoteView::Shown(text),
+        PersonalNote::Erased(None) => {
+            NoteView::Erased(catalog.get("case.personal_erased_plain").to_owned())
+        }
+        PersonalNote::Erased(Some(erasure)) => NoteView::Erased(catalog.fill(
+            "case.personal_erased",
+            &[
+                ("when", &format::datetime(lang, tz, erasure.erased_at)),
+                ("by", &person_name(lookups, erasure.erased_by)),
+                ("reason", &erasure.reason),
+            ],
+        )),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "case.html")]
 struct CasePage<'a> {
     c: &'a Chrome,
     case: CaseFacts,
+    note: NoteView,
     may_read_informant: bool,
     read_command_id: String,
     timeline: Vec<TimelineItem>,
@@ -986,8 +1028,15 @@ async fn case_page_with(
         now,
     );
     case.informant = informant;
+    let note = note_view(
+        &*directory,
+        lang,
+        state.policy().time_zone,
+        personal_note(&*directory, &events, &concern),
+    );
     let page = CasePage {
         c: &chrome,
+        note,
         may_read_informant: may_read_informant(user.principal.person_id, &concern),
         read_command_id: Uuid::new_v4().to_string(),
         case,

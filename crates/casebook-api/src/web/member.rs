@@ -1,7 +1,9 @@
 //! The members' pages: "my households" (each with its cases and last
 //! visit), a household's page with the short forms to report a concern and
 //! to record a visit or the resident's feedback, and the page shown
-//! offline when a page was never saved.
+//! offline when a page was never saved. The report form offers a personal
+//! note (sealed with the household's key, shown on the case page only),
+//! unless the household's personal data was erased.
 //!
 //! With scripts on, those forms do not post: `assets/app.js` queues each
 //! one in IndexedDB with an id and a field time made on the device, shows
@@ -249,6 +251,7 @@ struct HouseholdPage<'a> {
     report_command_id: String,
     now_local: String,
     may_report: bool,
+    may_note: bool,
     queue: QueueText,
 }
 
@@ -401,6 +404,7 @@ async fn household_page(
         report_command_id: Uuid::new_v4().to_string(),
         now_local: format::datetime_input(tz, now),
         may_report: viewer.member || viewer.is_committee(),
+        may_note: household.erasure.is_none(),
         queue: QueueText::new(lang),
     };
     Ok(render_with(status, &page))
@@ -448,7 +452,7 @@ fn report_body(
         confidentiality,
         sealed_informant,
         text: fields.text("text"),
-        personal_note: None,
+        personal_note: fields.get("personal_note").map(str::to_owned),
     })
 }
 

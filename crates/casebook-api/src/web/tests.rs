@@ -1043,3 +1043,160 @@ async fn a_tips_informant_is_shown_only_to_its_taker_and_each_read_is_listed_for
         "never the identity itself"
     );
 }
+
+/// The member reports through the form with a personal note; answers the
+/// case id.
+async fn report_with_note(w: &World, text: &str, note: &str) -> String {
+    let mut member = signed_in(w, "an.le").await;
+    let page = member
+        .get(&format!("/app/households/{}", w.household_1))
+        .await;
+    assert!(
+        page.body.contains("name=\"personal_note\""),
+        "the form offers the note"
+    );
+    let done = member
+        .post(
+            &format!("/app/households/{}/report", w.household_1),
+            &[
+                ("_csrf", &page.input("_csrf")),
+                ("command_id", &page.input("command_id")),
+                ("kind", "request_for_help"),
+                ("topic", "livelihood_loans"),
+                ("priority", "normal"),
+                ("confidentiality", "normal"),
+                ("text", text),
+                ("personal_note", note),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    done.location
+        .trim_start_matches("/app/cases/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_personal_note_shows_on_the_case_page_only_and_then_as_erased() {
+    let w = world().await;
+    let note = "Chồng chị đang cai nghiện tại trung tâm Bảo Trọng.";
+    let case = report_with_note(
+        &w,
+        "Gia đình xin hỗ trợ vốn chăn nuôi heo.",
+        &format!("  {note}\n"),
+    )
+    .await;
+    let plain = report_with_note(&w, "Gia đình xin hỗ trợ sửa mái nhà.", "   ").await;
+    let mut cell = signed_in(&w, "cuc").await;
+    for lang in ["vi", "en"] {
+        cell.cookies.insert("cb_lang".into(), lang.into());
+        let page = cell.get(&format!("/app/cases/{case}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("data-note=\"shown\""), "{lang}");
+        assert_eq!(
+            page.body.matches(note).count(),
+            1,
+            "in its box, not again in the timeline"
+        );
+        assert_no_raw_keys("case page", &page.body);
+    }
+    cell.cookies.insert("cb_lang".into(), "vi".into());
+    let empty = cell.get(&format!("/app/cases/{plain}")).await;
+    assert!(
+        !empty.body.contains("id=\"personal-note\""),
+        "an empty note is none"
+    );
+    for path in [
+        "/app/cases".to_owned(),
+        "/app/cases?q=chan+nuoi+heo".to_owned(),
+        "/app/cases?q=cai+nghien+Bao+Trong".to_owned(),
+        "/app/cases.csv".to_owned(),
+        format!("/app/audit/cases/{case}"),
+    ] {
+        let mut reader = if path.starts_with("/app/audit") {
+            signed_in(&w, "gam").await
+        } else {
+            signed_in(&w, "cuc").await
+        };
+        let page = reader.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        assert!(!page.body.contains("Bảo Trọng"), "{path} shows the note");
+        assert!(!page.body.contains("cai nghiện"), "{path} shows the note");
+    }
+    let listed = cell.get("/app/cases?q=chan+nuoi+heo").await;
+    assert!(
+        listed.body.contains(&format!("data-case=\"{case}\"")),
+        "the case itself is found by its text"
+    );
+    let by_note = cell.get("/app/cases?q=cai+nghien+Bao+Trong").await;
+    assert!(
+        !by_note.body.contains(&format!("data-case=\"{case}\"")),
+        "the note is not searchable"
+    );
+    let reason = "Chủ hộ yêu cầu xóa dữ liệu cá nhân.";
+    api(
+        &w.app,
+        &format!("/v1/households/{}/erase", w.household_1),
+        &w.admin_token,
+        json!({ "reason": reason }),
+    )
+    .await;
+    for lang in ["vi", "en"] {
+        cell.cookies.insert("cb_lang".into(), lang.into());
+        let page = cell.get(&format!("/app/cases/{case}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("data-note=\"erased\""), "{}", page.body);
+        assert!(!page.body.contains("Bảo Trọng"), "the note is gone");
+        let start = page.body.find("data-note=\"erased\"").unwrap();
+        let boxed = &page.body[start..];
+        let boxed = &boxed[..boxed.find("</section>").unwrap()];
+        assert!(boxed.contains(reason), "why: {boxed}");
+        assert!(boxed.contains("Quản trị"), "by whom: {boxed}");
+        let year = Utc::now()
+            .with_timezone(&w.state.policy().time_zone)
+            .format("%Y")
+            .to_string();
+        assert!(boxed.contains(&year), "when: {boxed}");
+        assert_no_raw_keys("erased case page", &page.body);
+        let plain = cell.get(&format!("/app/cases/{plain}")).await;
+        assert!(
+            !plain.body.contains("id=\"personal-note\""),
+            "no note was written there"
+        );
+    }
+    let mut member = signed_in(&w, "an.le").await;
+    let form = member
+        .get(&format!("/app/households/{}", w.household_1))
+        .await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(
+        !form.body.contains("name=\"personal_note\""),
+        "nothing personal can be recorded for an erased household"
+    );
+}
+
+#[tokio::test]
+async fn a_queued_report_carries_its_personal_note_through_sync() {
+    let w = world().await;
+    let mut member = signed_in(&w, "an.le").await;
+    let csrf = member.csrf().await;
+    let concern = Uuid::new_v4();
+    let note = "Con trai út vừa bị tai nạn lao động, chưa muốn ai biết.";
+    let batch = json!({"commands": [{"concern_id": concern, "command": {
+        "type": "report", "command_id": Uuid::new_v4(), "occurred_at": Utc::now(),
+        "concern_id": concern, "subject": {"household": {"household_id": w.household_1}},
+        "kind": "request_for_help", "topic": "livelihood_loans", "priority": "normal",
+        "confidentiality": "normal", "sealed_informant": null,
+        "text": "Gia đình cần hỗ trợ chi phí chữa bệnh.", "personal_note": note}}]});
+    let answer = sync(&mut member, &batch, Some(&csrf)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let answer: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(answer["results"][0]["status"], "applied", "{answer}");
+    let page = member.get(&format!("/app/cases/{concern}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("data-note=\"shown\""));
+    assert!(page.body.contains(note));
+}

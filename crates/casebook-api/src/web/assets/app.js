@@ -124,6 +124,8 @@
               ? { name: informant, contact: value(form, 'informant_contact') || null, note: null }
               : null,
             text: value(form, 'text'),
+            // Sealed by the server with the household's key; empty is none.
+            personal_note: value(form, 'personal_note') || null,
           },
         },
         command_id: commandId, made_at: occurredAt, summary: value(form, 'text'),
@@ -217,6 +219,8 @@
         entry.detail = (result.problem && result.problem.detail) || '';
       }
       entry.sent_at = new Date().toISOString();
+      // Answered: the personal note need not stay on the device.
+      if (entry.item && entry.item.command) delete entry.item.command.personal_note;
       await put(entry);
     }
     return 'done';
