@@ -34,6 +34,15 @@ pub const BATCH_EVENTS_MAX: usize = 65_536;
 /// live traffic, where the hop to another thread would be most of the lag.
 const INLINE_READ_EVENTS_MAX: u64 = 256;
 
+/// Least time between two live batches of one worker. Under a steady
+/// stream of commands a worker would otherwise commit every event or two
+/// as its own sled batch, and sled's per-batch cost (its locks, its log
+/// reservations, its I/O threads) would take most of the CPU; waiting out
+/// the rest of this interval lets the events that arrive meanwhile share
+/// one batch. After a quiet spell the first event is applied at once, so
+/// an idle view adds no lag; a busy one adds at most this much.
+const LIVE_BATCH_SPACING: Duration = Duration::from_millis(4);
+
 /// How long a worker waits before retrying after the log said it is
 /// unavailable for a moment; a damaged log stops the worker instead.
 const RETRY_DELAY: Duration = Duration::from_millis(200);
@@ -321,6 +330,7 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
     let mut shutdown = spec.shutdown.clone();
     let mut generation = spec.slot.generation.subscribe();
     let mut applied = checkpoint.map_or(0, |p| p + 1);
+    let mut last_batch_at: Option<tokio::time::Instant> = None;
     loop {
         if *shutdown.borrow() {
             return target.close();
@@ -356,6 +366,7 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
             }
             continue;
         }
+        space_live_batches(last_batch_at, spec.log.len() - applied).await;
         let batch = match read(&spec.feed, applied, spec.log.len()).await {
             Ok(batch) => batch,
             Err(ProjectionError::Log(casebook_log::LogError::Unavailable(reason))) => {
@@ -375,11 +386,24 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
                 Err(err) => return Err(fail(&spec.slot, applied, "apply", err)),
             };
             applied = last_position + 1;
+            last_batch_at = Some(tokio::time::Instant::now());
             publish(&spec, role, applied);
         }
         if let Some(failure) = failure {
             return Err(stop(&spec.slot, failure));
         }
+    }
+}
+
+/// Waits out the rest of [`LIVE_BATCH_SPACING`] after the last batch when
+/// only a few live events are waiting; a worker catching up (many events
+/// behind) reads on at once, its batches being large anyway.
+async fn space_live_batches(last_batch_at: Option<tokio::time::Instant>, behind: u64) {
+    if behind > INLINE_READ_EVENTS_MAX {
+        return;
+    }
+    if let Some(at) = last_batch_at {
+        tokio::time::sleep_until(at + LIVE_BATCH_SPACING).await;
     }
 }
 
