@@ -34,13 +34,8 @@ pub const BATCH_EVENTS_MAX: usize = 65_536;
 /// live traffic, where the hop to another thread would be most of the lag.
 const INLINE_READ_EVENTS_MAX: u64 = 256;
 
-/// Least time between two live batches of one worker. Under a steady
-/// stream of commands a worker would otherwise commit every event or two
-/// as its own sled batch, and sled's per-batch cost (its locks, its log
-/// reservations, its I/O threads) would take most of the CPU; waiting out
-/// the rest of this interval lets the events that arrive meanwhile share
-/// one batch. After a quiet spell the first event is applied at once, so
-/// an idle view adds no lag; a busy one adds at most this much.
+/// Least time between two live batches of a busy worker (see
+/// [`space_live_batches`]).
 const LIVE_BATCH_SPACING: Duration = Duration::from_millis(4);
 
 /// How long a worker waits before retrying after the log said it is
@@ -330,7 +325,9 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
     let mut shutdown = spec.shutdown.clone();
     let mut generation = spec.slot.generation.subscribe();
     let mut applied = checkpoint.map_or(0, |p| p + 1);
-    let mut last_batch_at: Option<tokio::time::Instant> = None;
+    // When the last batch ended, if the worker has not waited for new
+    // events since: it is busy.
+    let mut busy_since_batch: Option<tokio::time::Instant> = None;
     loop {
         if *shutdown.borrow() {
             return target.close();
@@ -364,9 +361,10 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
                 _ = shutdown.changed() => {}
                 _ = generation.changed() => {}
             }
+            busy_since_batch = None;
             continue;
         }
-        space_live_batches(last_batch_at, spec.log.len() - applied).await;
+        space_live_batches(busy_since_batch, spec.log.len() - applied).await;
         let batch = match read(&spec.feed, applied, spec.log.len()).await {
             Ok(batch) => batch,
             Err(ProjectionError::Log(casebook_log::LogError::Unavailable(reason))) => {
@@ -386,7 +384,7 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
                 Err(err) => return Err(fail(&spec.slot, applied, "apply", err)),
             };
             applied = last_position + 1;
-            last_batch_at = Some(tokio::time::Instant::now());
+            busy_since_batch = Some(tokio::time::Instant::now());
             publish(&spec, role, applied);
         }
         if let Some(failure) = failure {
@@ -395,15 +393,21 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
     }
 }
 
-/// Waits out the rest of [`LIVE_BATCH_SPACING`] after the last batch when
-/// only a few live events are waiting; a worker catching up (many events
-/// behind) reads on at once, its batches being large anyway.
-async fn space_live_batches(last_batch_at: Option<tokio::time::Instant>, behind: u64) {
+/// Before a live batch of a busy worker (one that found events waiting as
+/// soon as it finished its last batch), waits until [`LIVE_BATCH_SPACING`]
+/// has passed since that batch. Under a steady stream of commands a worker
+/// would otherwise apply every event or two as its own sled batch, and
+/// sled's cost per batch (its locks, its log reservations, its I/O
+/// threads) would take most of the CPU; the wait lets the events that
+/// arrive meanwhile share one batch. A worker that went idle applies the
+/// next event at once, so light traffic sees no added lag; one catching up
+/// (many events behind) reads on at once, its batches being large anyway.
+async fn space_live_batches(busy_since_batch: Option<tokio::time::Instant>, behind: u64) {
     if behind > INLINE_READ_EVENTS_MAX {
         return;
     }
-    if let Some(at) = last_batch_at {
-        tokio::time::sleep_until(at + LIVE_BATCH_SPACING).await;
+    if let Some(ended) = busy_since_batch {
+        tokio::time::sleep_until(ended + LIVE_BATCH_SPACING).await;
     }
 }
 
