@@ -457,6 +457,38 @@ fn period_query(unit: &UnitRef, period: Period) -> String {
     format!("unit={}&from={from}&to={to}", unit.id.0)
 }
 
+/// What the dashboard and the report pages both show: the chrome, the unit,
+/// the period and its figures.
+struct Shown {
+    asked: Asked,
+    chrome: Chrome,
+    fresh: bool,
+    gathered: Gathered,
+    query: String,
+}
+
+/// Gathers what the page at `path` (titled `title_key`) shows.
+async fn shown(
+    state: &AppState,
+    user: &WebUser,
+    query: &PeriodQuery,
+    title_key: &str,
+    path: &str,
+) -> Result<Shown, ApiError> {
+    let asked = asked(state, user, query)?;
+    let fresh = fresh_views(state).await;
+    let gathered = gather(state, &asked.unit, asked.period)?;
+    let query = period_query(&asked.unit, asked.period);
+    let chrome = Chrome::new(user, &asked.viewer, title_key, &format!("{path}?{query}"));
+    Ok(Shown {
+        asked,
+        chrome,
+        fresh,
+        gathered,
+        query,
+    })
+}
+
 /// `GET /app/dashboard`.
 pub async fn page(
     State(state): State<AppState>,
@@ -464,34 +496,28 @@ pub async fn page(
     Query(query): Query<PeriodQuery>,
 ) -> PageResult {
     let lang = user.lang;
-    let asked = asked(&state, &user, &query).lang(lang)?;
-    let fresh = fresh_views(&state).await;
-    let gathered = gather(&state, &asked.unit, asked.period).lang(lang)?;
-    let query = period_query(&asked.unit, asked.period);
-    let chrome = Chrome::new(
-        &user,
-        &asked.viewer,
-        "dashboard.title",
-        &format!("/app/dashboard?{query}"),
-    );
-    let (from, to) = asked.period.inputs();
-    let below = gathered
+    let shown = shown(&state, &user, &query, "dashboard.title", "/app/dashboard")
+        .await
+        .lang(lang)?;
+    let (from, to) = shown.asked.period.inputs();
+    let below = shown
+        .gathered
         .report
         .by_unit
         .iter()
         .map(|u| (u.unit.0.to_string(), u.name.clone()))
         .collect();
     let page = DashboardPage {
-        c: &chrome,
-        unit: &asked.unit,
-        units: asked.viewer.reading_units(),
+        c: &shown.chrome,
+        unit: &shown.asked.unit,
+        units: shown.asked.viewer.reading_units(),
         below,
         from,
         to,
-        period: period_text(lang, asked.period),
-        content: content(&state, lang, &gathered),
-        fresh,
-        query,
+        period: period_text(lang, shown.asked.period),
+        content: content(&state, lang, &shown.gathered),
+        fresh: shown.fresh,
+        query: shown.query,
     };
     Ok(render(&page))
 }
@@ -503,28 +529,21 @@ pub async fn report(
     Query(query): Query<PeriodQuery>,
 ) -> PageResult {
     let lang = user.lang;
-    let asked = asked(&state, &user, &query).lang(lang)?;
-    let fresh = fresh_views(&state).await;
-    let gathered = gather(&state, &asked.unit, asked.period).lang(lang)?;
-    let query = period_query(&asked.unit, asked.period);
-    let chrome = Chrome::new(
-        &user,
-        &asked.viewer,
-        "report.title",
-        &format!("/app/report?{query}"),
-    );
-    let (from, to) = asked.period.inputs();
+    let shown = shown(&state, &user, &query, "report.title", "/app/report")
+        .await
+        .lang(lang)?;
+    let (from, to) = shown.asked.period.inputs();
     let page = ReportPage {
-        c: &chrome,
-        unit: &asked.unit,
-        units: asked.viewer.reading_units(),
+        c: &shown.chrome,
+        unit: &shown.asked.unit,
+        units: shown.asked.viewer.reading_units(),
         from,
         to,
-        period: period_text(lang, asked.period),
+        period: period_text(lang, shown.asked.period),
         generated: format::datetime(lang, state.policy().time_zone, Utc::now()),
-        content: content(&state, lang, &gathered),
-        fresh,
-        query,
+        content: content(&state, lang, &shown.gathered),
+        fresh: shown.fresh,
+        query: shown.query,
     };
     Ok(render(&page))
 }
