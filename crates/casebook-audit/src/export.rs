@@ -37,6 +37,12 @@ struct ExportedEvent {
     hash: String,
 }
 
+/// An event line that passed its checks, and its canonical bytes.
+struct Checked {
+    record: RecordedEvent,
+    canonical: Vec<u8>,
+}
+
 /// The export's last line.
 #[derive(Debug, Serialize, Deserialize)]
 struct ExportTrailer {
@@ -189,7 +195,10 @@ impl<R: BufRead> ExportReader<R> {
     }
 
     /// The next event, checked; `None` at the end of the events.
-    fn next_event(&mut self) -> Option<Result<RecordedEvent, ExportFault>> {
+    /// The next event line, checked, with its canonical bytes (which
+    /// both the chain and the Merkle leaf hash); `None` at the end. The
+    /// signed tree head's line is kept aside in `trailer`.
+    fn next_event(&mut self) -> Option<Result<Checked, ExportFault>> {
         let text = match self.lines.next()? {
             Ok(text) => text,
             Err(err) => return Some(Err(self.fault(None, err.to_string()))),
@@ -199,15 +208,22 @@ impl<R: BufRead> ExportReader<R> {
         if self.trailer.is_some() {
             return Some(Err(self.fault(None, "a line follows the signed tree head")));
         }
-        if let Ok(trailer) = serde_json::from_str::<ExportTrailer>(&text) {
-            self.trailer = Some((self.line, trailer));
-            return self.next_event();
-        }
-        Some(self.check(&text, expected))
+        // Nearly every line is an event: parse it as one first, and only a
+        // line that is not one as the trailer.
+        let parsed = match parse_event(&text) {
+            Ok(record) => record,
+            Err(reason) => {
+                if let Ok(trailer) = serde_json::from_str::<ExportTrailer>(&text) {
+                    self.trailer = Some((self.line, trailer));
+                    return self.next_event();
+                }
+                return Some(Err(self.fault(Some(expected), reason)));
+            }
+        };
+        Some(self.check(parsed, expected))
     }
 
-    fn check(&mut self, text: &str, expected: u64) -> Result<RecordedEvent, ExportFault> {
-        let record = parse_event(text).map_err(|reason| self.fault(Some(expected), reason))?;
+    fn check(&mut self, record: RecordedEvent, expected: u64) -> Result<Checked, ExportFault> {
         if record.position != expected {
             return Err(self.fault(
                 Some(expected),
@@ -217,11 +233,12 @@ impl<R: BufRead> ExportReader<R> {
         if record.prev_hash != self.last_hash {
             return Err(self.fault(Some(expected), "does not follow the previous record's hash"));
         }
-        if chain_hash(&record.prev_hash, &record.canonical_bytes()) != record.hash {
+        let canonical = record.canonical_bytes();
+        if chain_hash(&record.prev_hash, &canonical) != record.hash {
             return Err(self.fault(Some(expected), "does not match its hash"));
         }
         self.last_hash = record.hash;
-        Ok(record)
+        Ok(Checked { record, canonical })
     }
 }
 
@@ -234,8 +251,8 @@ pub fn verify_export(
 ) -> Result<ExportSummary, ExportFault> {
     let mut events = ExportReader::new(reader);
     let mut leaves = Vec::new();
-    while let Some(record) = events.next_event() {
-        leaves.push(merkle::leaf_hash(&record?.canonical_bytes()));
+    while let Some(checked) = events.next_event() {
+        leaves.push(merkle::leaf_hash(&checked?.canonical));
     }
     let Some((line, trailer)) = events.trailer.take() else {
         return Err(events.fault(None, "the file ends without a signed tree head"));
@@ -274,11 +291,13 @@ pub fn verify_export(
 pub fn restore_export(reader: impl BufRead, log_dir: &std::path::Path) -> Result<u64, AuditError> {
     let mut events = ExportReader::new(reader);
     let records = std::iter::from_fn(|| {
-        events.next_event().map(|record| {
-            record.map_err(|fault| casebook_log::LogError::Corrupt {
-                position: fault.position.unwrap_or_default(),
-                reason: fault.to_string(),
-            })
+        events.next_event().map(|checked| {
+            checked
+                .map(|c| c.record)
+                .map_err(|fault| casebook_log::LogError::Corrupt {
+                    position: fault.position.unwrap_or_default(),
+                    reason: fault.to_string(),
+                })
         })
     });
     Ok(SledLog::restore(log_dir, records)?)
