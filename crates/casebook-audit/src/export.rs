@@ -37,10 +37,10 @@ struct ExportedEvent {
     hash: String,
 }
 
-/// An event line that passed its checks, and its canonical bytes.
+/// An event line that passed its checks, and its Merkle leaf hash.
 struct Checked {
     record: RecordedEvent,
-    canonical: Vec<u8>,
+    leaf: Hash,
 }
 
 /// The export's last line.
@@ -194,36 +194,61 @@ impl<R: BufRead> ExportReader<R> {
         }
     }
 
-    /// The next event, checked; `None` at the end of the events.
-    /// The next event line, checked, with its canonical bytes (which
-    /// both the chain and the Merkle leaf hash); `None` at the end. The
-    /// signed tree head's line is kept aside in `trailer`.
+    /// The next event line, checked, with its Merkle leaf hash; `None` at
+    /// the end. The signed tree head's line is kept aside in `trailer`.
     fn next_event(&mut self) -> Option<Result<Checked, ExportFault>> {
-        let text = match self.lines.next()? {
-            Ok(text) => text,
-            Err(err) => return Some(Err(self.fault(None, err.to_string()))),
-        };
+        loop {
+            let text = match self.lines.next()? {
+                Ok(text) => text,
+                Err(err) => return Some(Err(self.fault(None, err.to_string()))),
+            };
+            let examined = examine(&text);
+            match self.accept(&text, examined) {
+                Ok(None) => continue,
+                Ok(Some(checked)) => return Some(Ok(checked)),
+                Err(fault) => return Some(Err(fault)),
+            }
+        }
+    }
+
+    /// Up to `n` more lines (fewer at the end of the file).
+    fn next_lines(&mut self, n: usize) -> Result<Vec<String>, ExportFault> {
+        let mut lines = Vec::with_capacity(n);
+        for _ in 0..n {
+            match self.lines.next() {
+                Some(Ok(text)) => lines.push(text),
+                Some(Err(err)) => return Err(self.fault(None, err.to_string())),
+                None => break,
+            }
+        }
+        Ok(lines)
+    }
+
+    /// Takes the next line, already examined on its own: checks what
+    /// depends on the lines before it (its position, the chain), or keeps
+    /// it as the trailer (answering `None`) if it is not an event.
+    fn accept(
+        &mut self,
+        text: &str,
+        examined: Result<Examined, String>,
+    ) -> Result<Option<Checked>, ExportFault> {
         self.line += 1;
         let expected = self.line - 1;
         if self.trailer.is_some() {
-            return Some(Err(self.fault(None, "a line follows the signed tree head")));
+            return Err(self.fault(None, "a line follows the signed tree head"));
         }
-        // Nearly every line is an event: parse it as one first, and only a
-        // line that is not one as the trailer.
-        let parsed = match parse_event(&text) {
-            Ok(record) => record,
+        let examined = match examined {
+            Ok(examined) => examined,
             Err(reason) => {
-                if let Ok(trailer) = serde_json::from_str::<ExportTrailer>(&text) {
+                // Not an event: the trailer, or a fault.
+                if let Ok(trailer) = serde_json::from_str::<ExportTrailer>(text) {
                     self.trailer = Some((self.line, trailer));
-                    return self.next_event();
+                    return Ok(None);
                 }
-                return Some(Err(self.fault(Some(expected), reason)));
+                return Err(self.fault(Some(expected), reason));
             }
         };
-        Some(self.check(parsed, expected))
-    }
-
-    fn check(&mut self, record: RecordedEvent, expected: u64) -> Result<Checked, ExportFault> {
+        let record = &examined.checked.record;
         if record.position != expected {
             return Err(self.fault(
                 Some(expected),
@@ -233,13 +258,67 @@ impl<R: BufRead> ExportReader<R> {
         if record.prev_hash != self.last_hash {
             return Err(self.fault(Some(expected), "does not follow the previous record's hash"));
         }
-        let canonical = record.canonical_bytes();
-        if chain_hash(&record.prev_hash, &canonical) != record.hash {
+        if !examined.matches_its_hash {
             return Err(self.fault(Some(expected), "does not match its hash"));
         }
         self.last_hash = record.hash;
-        Ok(Checked { record, canonical })
+        Ok(Some(examined.checked))
     }
+}
+
+/// A line looked at on its own, as any number of threads may do at once:
+/// parsed, its canonical bytes hashed for the chain and the Merkle leaf.
+struct Examined {
+    checked: Checked,
+    /// Whether the record's own hash is that of its previous hash and
+    /// canonical bytes.
+    matches_its_hash: bool,
+}
+
+fn examine(text: &str) -> Result<Examined, String> {
+    let record = parse_event(text)?;
+    let canonical = record.canonical_bytes();
+    let matches_its_hash = chain_hash(&record.prev_hash, &canonical) == record.hash;
+    Ok(Examined {
+        checked: Checked {
+            leaf: merkle::leaf_hash(&canonical),
+            record,
+        },
+        matches_its_hash,
+    })
+}
+
+/// Lines examined per round of [`verify_export`]: each round splits them
+/// over the cores, then checks them in order.
+const VERIFY_CHUNK_LINES: usize = 4_096;
+
+/// Examines `lines` split over the machine's cores, answers in order.
+fn examine_all(lines: &[String]) -> Vec<Result<Examined, String>> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if cores == 1 || lines.len() < 2 * cores {
+        return lines.iter().map(|line| examine(line)).collect();
+    }
+    let per_thread = lines.len().div_ceil(cores);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = lines
+            .chunks(per_thread)
+            .map(|part| {
+                let handle =
+                    scope.spawn(move || part.iter().map(|line| examine(line)).collect::<Vec<_>>());
+                (part.len(), handle)
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|(len, handle)| {
+                handle.join().unwrap_or_else(|_| {
+                    (0..len)
+                        .map(|_| Err("a verifying thread failed".to_owned()))
+                        .collect()
+                })
+            })
+            .collect()
+    })
 }
 
 /// Checks an export with nothing else running: every record against its
@@ -251,8 +330,16 @@ pub fn verify_export(
 ) -> Result<ExportSummary, ExportFault> {
     let mut events = ExportReader::new(reader);
     let mut leaves = Vec::new();
-    while let Some(checked) = events.next_event() {
-        leaves.push(merkle::leaf_hash(&checked?.canonical));
+    loop {
+        let lines = events.next_lines(VERIFY_CHUNK_LINES)?;
+        if lines.is_empty() {
+            break;
+        }
+        for (text, examined) in lines.iter().zip(examine_all(&lines)) {
+            if let Some(checked) = events.accept(text, examined)? {
+                leaves.push(checked.leaf);
+            }
+        }
     }
     let Some((line, trailer)) = events.trailer.take() else {
         return Err(events.fault(None, "the file ends without a signed tree head"));
