@@ -30,7 +30,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit_cmd::open_existing_log;
-use crate::cli::{Acting, Common, HouseholdAction, Listing, PersonAction, UnitAction};
+use crate::cli::{Acting, Common, Coverage, HouseholdAction, Listing, PersonAction, UnitAction};
 use crate::error::CliError;
 use crate::run::{load, print_lines};
 
@@ -207,22 +207,22 @@ pub async fn unit(command: UnitAction) -> Result<(), CliError> {
             let at = on_unit(acting, unit, &command).await?;
             format!("renamed unit {unit} (log position {at})")
         }
-        UnitAction::Cover {
+        UnitAction::Cover(Coverage {
             acting,
             post,
             commune,
-        } => {
+        }) => {
             let command = UnitCommand::CoverCommune {
                 commune_id: UnitId(commune),
             };
             let at = on_unit(acting, post, &command).await?;
             format!("post {post} now covers commune {commune} (log position {at})")
         }
-        UnitAction::Uncover {
+        UnitAction::Uncover(Coverage {
             acting,
             post,
             commune,
-        } => {
+        }) => {
             let command = UnitCommand::UncoverCommune {
                 commune_id: UnitId(commune),
             };

@@ -157,29 +157,9 @@ pub enum UnitAction {
         name: String,
     },
     /// A post takes a commune (outside its own subtree) into its coverage.
-    Cover {
-        /// Who acts, configuration and data directory.
-        #[command(flatten)]
-        acting: Acting,
-        /// The post.
-        #[arg(long, value_name = "ID")]
-        post: Uuid,
-        /// The commune.
-        #[arg(long, value_name = "ID")]
-        commune: Uuid,
-    },
+    Cover(Coverage),
     /// A post gives up a commune it covers.
-    Uncover {
-        /// Who acts, configuration and data directory.
-        #[command(flatten)]
-        acting: Acting,
-        /// The post.
-        #[arg(long, value_name = "ID")]
-        post: Uuid,
-        /// The commune.
-        #[arg(long, value_name = "ID")]
-        commune: Uuid,
-    },
+    Uncover(Coverage),
     /// Form a committee in a unit and print its id.
     Committee {
         /// Who acts, configuration and data directory.
@@ -200,6 +180,20 @@ pub enum UnitAction {
     },
     /// Every unit, in tree order: id, kind, name, parent.
     List(Listing),
+}
+
+/// Flags of `unit cover` and `unit uncover`.
+#[derive(Debug, Args)]
+pub struct Coverage {
+    /// Who acts, configuration and data directory.
+    #[command(flatten)]
+    pub acting: Acting,
+    /// The post.
+    #[arg(long, value_name = "ID")]
+    pub post: Uuid,
+    /// The commune.
+    #[arg(long, value_name = "ID")]
+    pub commune: Uuid,
 }
 
 /// `person` subcommands (admin_cmd.rs).
