@@ -8,9 +8,9 @@
 //! so exporting the same log with the same key always gives the same bytes:
 //! export → restore → export is byte-identical.
 
-use crate::merkle::{self, Hash};
+use crate::merkle::Hash;
+use crate::verify::{examine, Accepted, Chain};
 use crate::{Audit, AuditError, SignedTreeHead};
-use casebook_log::record::chain_hash;
 use casebook_log::{Metadata, RecordedEvent, SledLog};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 /// One event as a line of the export.
 #[derive(Debug, Serialize, Deserialize)]
-struct ExportedEvent {
+pub(crate) struct ExportedEvent {
     position: u64,
     stream: String,
     revision: u64,
@@ -37,17 +37,11 @@ struct ExportedEvent {
     hash: String,
 }
 
-/// An event line that passed its checks, and its Merkle leaf hash.
-struct Checked {
-    record: RecordedEvent,
-    leaf: Hash,
-}
-
 /// The export's last line.
 #[derive(Debug, Serialize, Deserialize)]
-struct ExportTrailer {
-    tree_head: SignedTreeHead,
-    public_key: String,
+pub(crate) struct ExportTrailer {
+    pub(crate) tree_head: SignedTreeHead,
+    pub(crate) public_key: String,
 }
 
 /// What an export or a check of one covered.
@@ -77,7 +71,7 @@ fn time_text(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn to_line(record: &RecordedEvent) -> Result<ExportedEvent, AuditError> {
+pub(crate) fn to_line(record: &RecordedEvent) -> Result<ExportedEvent, AuditError> {
     let data = String::from_utf8(record.data.clone())
         .map_err(|_| AuditError::Corrupt("payload is not UTF-8".into()))?;
     let data = RawValue::from_string(data)
@@ -167,224 +161,51 @@ fn parse_event(line: &str) -> Result<RecordedEvent, String> {
     })
 }
 
-/// Reads an export's events, checking each against its hash and the chain
-/// as it goes; the trailer is handed to `on_trailer`.
+/// Reads an export's events one by one, checking each against its hash
+/// and the chain as it goes (the same checks as [`crate::verify_export`]).
 struct ExportReader<R> {
     lines: std::io::Lines<R>,
-    line: u64,
-    last_hash: Hash,
-    trailer: Option<(u64, ExportTrailer)>,
+    chain: Chain,
 }
 
 impl<R: BufRead> ExportReader<R> {
     fn new(reader: R) -> Self {
         ExportReader {
             lines: reader.lines(),
-            line: 0,
-            last_hash: casebook_log::GENESIS_HASH,
-            trailer: None,
+            chain: Chain::default(),
         }
     }
 
-    fn fault(&self, position: Option<u64>, reason: impl Into<String>) -> ExportFault {
-        ExportFault {
-            line: self.line,
-            position,
-            reason: reason.into(),
-        }
-    }
-
-    /// The next event line, checked, with its Merkle leaf hash; `None` at
-    /// the end. The signed tree head's line is kept aside in `trailer`.
-    fn next_event(&mut self) -> Option<Result<Checked, ExportFault>> {
+    /// The next event line, checked; `None` at the end. The signed tree
+    /// head's line is checked for its place and skipped.
+    fn next_event(&mut self) -> Option<Result<RecordedEvent, ExportFault>> {
         loop {
             let text = match self.lines.next()? {
                 Ok(text) => text,
-                Err(err) => return Some(Err(self.fault(None, err.to_string()))),
+                Err(err) => return Some(Err(self.chain.fault(None, err.to_string()))),
             };
-            let examined = examine(&text);
-            match self.accept(&text, examined) {
-                Ok(None) => continue,
-                Ok(Some(checked)) => return Some(Ok(checked)),
+            let examined = examine(text.as_bytes(), &mut Vec::new());
+            match self.chain.accept(text.as_bytes(), examined) {
+                Ok(Accepted::Trailer) => continue,
+                Ok(Accepted::Event) => {}
                 Err(fault) => return Some(Err(fault)),
             }
+            let record = parse_event(&text).map_err(|reason| self.chain.fault(None, reason));
+            return Some(record);
         }
     }
-
-    /// Up to `n` more lines (fewer at the end of the file).
-    fn next_lines(&mut self, n: usize) -> Result<Vec<String>, ExportFault> {
-        let mut lines = Vec::with_capacity(n);
-        for _ in 0..n {
-            match self.lines.next() {
-                Some(Ok(text)) => lines.push(text),
-                Some(Err(err)) => return Err(self.fault(None, err.to_string())),
-                None => break,
-            }
-        }
-        Ok(lines)
-    }
-
-    /// Takes the next line, already examined on its own: checks what
-    /// depends on the lines before it (its position, the chain), or keeps
-    /// it as the trailer (answering `None`) if it is not an event.
-    fn accept(
-        &mut self,
-        text: &str,
-        examined: Result<Examined, String>,
-    ) -> Result<Option<Checked>, ExportFault> {
-        self.line += 1;
-        let expected = self.line - 1;
-        if self.trailer.is_some() {
-            return Err(self.fault(None, "a line follows the signed tree head"));
-        }
-        let examined = match examined {
-            Ok(examined) => examined,
-            Err(reason) => {
-                // Not an event: the trailer, or a fault.
-                if let Ok(trailer) = serde_json::from_str::<ExportTrailer>(text) {
-                    self.trailer = Some((self.line, trailer));
-                    return Ok(None);
-                }
-                return Err(self.fault(Some(expected), reason));
-            }
-        };
-        let record = &examined.checked.record;
-        if record.position != expected {
-            return Err(self.fault(
-                Some(expected),
-                format!("holds position {} instead", record.position),
-            ));
-        }
-        if record.prev_hash != self.last_hash {
-            return Err(self.fault(Some(expected), "does not follow the previous record's hash"));
-        }
-        if !examined.matches_its_hash {
-            return Err(self.fault(Some(expected), "does not match its hash"));
-        }
-        self.last_hash = record.hash;
-        Ok(Some(examined.checked))
-    }
-}
-
-/// A line looked at on its own, as any number of threads may do at once:
-/// parsed, its canonical bytes hashed for the chain and the Merkle leaf.
-struct Examined {
-    checked: Checked,
-    /// Whether the record's own hash is that of its previous hash and
-    /// canonical bytes.
-    matches_its_hash: bool,
-}
-
-fn examine(text: &str) -> Result<Examined, String> {
-    let record = parse_event(text)?;
-    let canonical = record.canonical_bytes();
-    let matches_its_hash = chain_hash(&record.prev_hash, &canonical) == record.hash;
-    Ok(Examined {
-        checked: Checked {
-            leaf: merkle::leaf_hash(&canonical),
-            record,
-        },
-        matches_its_hash,
-    })
-}
-
-/// Lines examined per round of [`verify_export`]: each round splits them
-/// over the cores, then checks them in order.
-const VERIFY_CHUNK_LINES: usize = 4_096;
-
-/// Examines `lines` split over the machine's cores, answers in order.
-fn examine_all(lines: &[String]) -> Vec<Result<Examined, String>> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    if cores == 1 || lines.len() < 2 * cores {
-        return lines.iter().map(|line| examine(line)).collect();
-    }
-    let per_thread = lines.len().div_ceil(cores);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = lines
-            .chunks(per_thread)
-            .map(|part| {
-                let handle =
-                    scope.spawn(move || part.iter().map(|line| examine(line)).collect::<Vec<_>>());
-                (part.len(), handle)
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|(len, handle)| {
-                handle.join().unwrap_or_else(|_| {
-                    (0..len)
-                        .map(|_| Err("a verifying thread failed".to_owned()))
-                        .collect()
-                })
-            })
-            .collect()
-    })
-}
-
-/// Checks an export with nothing else running: every record against its
-/// hash and the chain, the Merkle root against the signed head, and the
-/// head's signature (against `trusted_key` if given, else the file's own).
-pub fn verify_export(
-    reader: impl BufRead,
-    trusted_key: Option<&str>,
-) -> Result<ExportSummary, ExportFault> {
-    let mut events = ExportReader::new(reader);
-    let mut leaves = Vec::new();
-    loop {
-        let lines = events.next_lines(VERIFY_CHUNK_LINES)?;
-        if lines.is_empty() {
-            break;
-        }
-        for (text, examined) in lines.iter().zip(examine_all(&lines)) {
-            if let Some(checked) = events.accept(text, examined)? {
-                leaves.push(checked.leaf);
-            }
-        }
-    }
-    let Some((line, trailer)) = events.trailer.take() else {
-        return Err(events.fault(None, "the file ends without a signed tree head"));
-    };
-    let fault = |reason: String| ExportFault {
-        line,
-        position: None,
-        reason,
-    };
-    let head = &trailer.tree_head;
-    if head.size != leaves.len() as u64 {
-        return Err(fault(format!(
-            "the signed head covers {} events but the file holds {}",
-            head.size,
-            leaves.len()
-        )));
-    }
-    let root =
-        merkle::root(&crate::LeafList(leaves), head.size).map_err(|err| fault(err.to_string()))?;
-    if hex::encode(root) != head.root_hash {
-        return Err(fault(
-            "the Merkle root of the events differs from the signed head's".into(),
-        ));
-    }
-    let key = trusted_key.unwrap_or(&trailer.public_key);
-    head.verify(key).map_err(|err| fault(err.to_string()))?;
-    Ok(ExportSummary {
-        events: head.size,
-        tree_head: trailer.tree_head,
-        public_key: trailer.public_key,
-    })
 }
 
 /// Restores the log of a verified export into `log_dir` (which must not
-/// exist or be empty). Verify first with [`verify_export`].
+/// exist or be empty). Verify first with [`crate::verify_export`].
 pub fn restore_export(reader: impl BufRead, log_dir: &std::path::Path) -> Result<u64, AuditError> {
     let mut events = ExportReader::new(reader);
     let records = std::iter::from_fn(|| {
         events.next_event().map(|checked| {
-            checked
-                .map(|c| c.record)
-                .map_err(|fault| casebook_log::LogError::Corrupt {
-                    position: fault.position.unwrap_or_default(),
-                    reason: fault.to_string(),
-                })
+            checked.map_err(|fault| casebook_log::LogError::Corrupt {
+                position: fault.position.unwrap_or_default(),
+                reason: fault.to_string(),
+            })
         })
     });
     Ok(SledLog::restore(log_dir, records)?)

@@ -17,12 +17,15 @@
 
 mod export;
 mod head;
+mod line;
 pub mod merkle;
 mod tree;
+mod verify;
 
-pub use export::{restore_export, verify_export, write_export, ExportFault, ExportSummary};
+pub use export::{restore_export, write_export, ExportFault, ExportSummary};
 pub use head::{HeadSigner, SignedTreeHead};
 pub use tree::MerkleTree;
+pub use verify::verify_export;
 
 use casebook_log::{Position, SledLog, Subscription, SubscriptionFilter};
 use serde::{Deserialize, Serialize};

@@ -293,24 +293,79 @@ fn micros_to_time(micros: i64) -> Option<DateTime<Utc>> {
     Utc.timestamp_micros(micros).single()
 }
 
+/// The fields a record's canonical bytes are made of, borrowed: what a
+/// reader of another form of the record (an export line) fills in to hash
+/// it without building a [`RecordedEvent`]. The layout is written down once,
+/// in [`CanonicalParts::write_to`].
+#[derive(Debug, Clone, Copy)]
+pub struct CanonicalParts<'a> {
+    /// Index within the whole log.
+    pub position: Position,
+    /// Index within the stream.
+    pub revision: u64,
+    /// The event id.
+    pub id: Uuid,
+    /// Server time, microseconds since the Unix epoch.
+    pub recorded_at_micros: i64,
+    /// Field time, microseconds since the Unix epoch.
+    pub occurred_at_micros: i64,
+    /// Version of the payload's shape.
+    pub schema_version: u32,
+    /// The stream name.
+    pub stream: &'a str,
+    /// The event type.
+    pub event_type: &'a str,
+    /// Who did it.
+    pub actor: &'a str,
+    /// The correlation id, if any.
+    pub correlation_id: Option<Uuid>,
+    /// The causation id, if any.
+    pub causation_id: Option<Uuid>,
+    /// The payload's canonical JSON bytes.
+    pub data: &'a [u8],
+}
+
+impl CanonicalParts<'_> {
+    /// Appends the canonical bytes to `out` (layout: `docs/ARCHITECTURE.md`,
+    /// "Record bytes").
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.reserve(96 + self.stream.len() + self.data.len());
+        out.push(RECORD_FORMAT_V1);
+        out.extend_from_slice(&self.position.to_be_bytes());
+        out.extend_from_slice(&self.revision.to_be_bytes());
+        out.extend_from_slice(self.id.as_bytes());
+        out.extend_from_slice(&self.recorded_at_micros.to_be_bytes());
+        out.extend_from_slice(&self.occurred_at_micros.to_be_bytes());
+        out.extend_from_slice(&self.schema_version.to_be_bytes());
+        put_short_str(out, self.stream);
+        put_short_str(out, self.event_type);
+        put_short_str(out, self.actor);
+        put_optional_uuid(out, self.correlation_id);
+        put_optional_uuid(out, self.causation_id);
+        let data_len = u32::try_from(self.data.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&data_len.to_be_bytes());
+        out.extend_from_slice(self.data);
+    }
+}
+
 /// The canonical bytes of a record, as hashed and as stored (without hashes).
 pub(crate) fn encode_canonical(record: &RecordedEvent) -> Vec<u8> {
-    let mut out = Vec::with_capacity(96 + record.stream.len() + record.data.len());
-    out.push(RECORD_FORMAT_V1);
-    out.extend_from_slice(&record.position.to_be_bytes());
-    out.extend_from_slice(&record.revision.to_be_bytes());
-    out.extend_from_slice(record.id.as_bytes());
-    out.extend_from_slice(&record.recorded_at.timestamp_micros().to_be_bytes());
-    out.extend_from_slice(&record.metadata.occurred_at.timestamp_micros().to_be_bytes());
-    out.extend_from_slice(&record.schema_version.to_be_bytes());
-    put_short_str(&mut out, &record.stream);
-    put_short_str(&mut out, &record.event_type);
-    put_short_str(&mut out, &record.metadata.actor);
-    put_optional_uuid(&mut out, record.metadata.correlation_id);
-    put_optional_uuid(&mut out, record.metadata.causation_id);
-    let data_len = u32::try_from(record.data.len()).unwrap_or(u32::MAX);
-    out.extend_from_slice(&data_len.to_be_bytes());
-    out.extend_from_slice(&record.data);
+    let parts = CanonicalParts {
+        position: record.position,
+        revision: record.revision,
+        id: record.id,
+        recorded_at_micros: record.recorded_at.timestamp_micros(),
+        occurred_at_micros: record.metadata.occurred_at.timestamp_micros(),
+        schema_version: record.schema_version,
+        stream: &record.stream,
+        event_type: &record.event_type,
+        actor: &record.metadata.actor,
+        correlation_id: record.metadata.correlation_id,
+        causation_id: record.metadata.causation_id,
+        data: &record.data,
+    };
+    let mut out = Vec::new();
+    parts.write_to(&mut out);
     out
 }
 
