@@ -106,18 +106,15 @@ fn read_blocks(
 ) {
     let mut carried = Vec::new();
     loop {
-        let mut block = spent
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(block_bytes + block_bytes / 4));
-        block.clear();
-        block.append(&mut carried);
-        let at_end = match fill(&mut reader, &mut block, block_bytes) {
+        let mut block = spent.try_recv().unwrap_or_default();
+        let at_end = match fill(&mut reader, &mut block, &carried, block_bytes) {
             Ok(at_end) => at_end,
             Err(err) => {
                 let _ = blocks.send(Err(err));
                 return;
             }
         };
+        carried.clear();
         if !at_end {
             match memchr::memrchr(b'\n', &block) {
                 Some(end) => {
@@ -140,12 +137,31 @@ fn read_blocks(
     }
 }
 
-/// Reads into `block` until it holds `block_bytes` more bytes or the file
-/// ends; answers whether it ended.
-fn fill(reader: &mut impl Read, block: &mut Vec<u8>, block_bytes: usize) -> std::io::Result<bool> {
-    let want = block.len() + block_bytes;
-    let read = reader.take(block_bytes as u64).read_to_end(block)?;
-    Ok(read == 0 || block.len() < want)
+/// Makes `block` the `carried` bytes followed by up to `block_bytes` read
+/// from `reader`; answers whether the file ended. Reads go straight into
+/// the block, in requests larger than a `BufReader`'s buffer (which then
+/// passes them through instead of copying every byte twice), and a reused
+/// block is only zeroed where it grows.
+fn fill(
+    reader: &mut impl Read,
+    block: &mut Vec<u8>,
+    carried: &[u8],
+    block_bytes: usize,
+) -> std::io::Result<bool> {
+    let want = carried.len() + block_bytes;
+    block.resize(want, 0);
+    block[..carried.len()].copy_from_slice(carried);
+    let mut filled = carried.len();
+    while filled < want {
+        match reader.read(&mut block[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    block.truncate(filled);
+    Ok(filled < want)
 }
 
 /// Every line of `block` (without its line break), each examined on its
