@@ -81,10 +81,12 @@ pub fn verify_export(
         let (blocks_tx, blocks) = mpsc::sync_channel(BLOCKS_AHEAD);
         let (spent, spent_rx) = mpsc::channel();
         scope.spawn(move || read_blocks(reader, BLOCK_BYTES, &blocks_tx, &spent_rx));
+        let mut examined = Vec::new();
         for block in blocks {
             let block = block.map_err(|err| chain.fault(None, err.to_string()))?;
-            for (range, examined) in examine_block(&block) {
-                chain.accept(&block[range], examined)?;
+            examine_block(&block, &mut examined);
+            for (range, line) in examined.iter_mut().flat_map(|list| list.drain(..)) {
+                chain.accept(&block[range], line)?;
             }
             // The reader fills it again: fresh memory costs a page fault
             // per 4 kB, about as much as reading the bytes.
@@ -164,32 +166,37 @@ fn fill(
     Ok(filled < want)
 }
 
-/// Every line of `block` (without its line break), each examined on its
-/// own, the block's lines split over the machine's cores; in file order.
-fn examine_block(block: &[u8]) -> Vec<(Range<usize>, Result<LineCheck, String>)> {
+/// A line's place in its block and what examining it found.
+type Examined = (Range<usize>, Result<LineCheck, String>);
+
+/// Examines every line of `block` (without its line break) on its own, the
+/// block's lines split over the machine's cores; fills one list per part,
+/// in file order. The lists are kept between blocks: new memory for each
+/// block's answers cost page faults.
+fn examine_block(block: &[u8], examined: &mut Vec<Vec<Examined>>) {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let mut parts = split_at_lines(block, cores);
+    let parts = split_at_lines(block, cores);
+    examined.resize_with(parts.len().max(examined.len()), Vec::new);
+    examined.iter_mut().for_each(Vec::clear);
+    let mut work: Vec<_> = parts.into_iter().zip(examined.iter_mut()).collect();
     // This thread examines the last part; one more thread per other part.
-    let Some(last) = parts.pop() else {
-        return Vec::new();
+    let Some((last, mine)) = work.pop() else {
+        return;
     };
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
+    let all_joined = std::thread::scope(|scope| {
+        let handles: Vec<_> = work
             .into_iter()
-            .map(|part| scope.spawn(move || examine_lines(block, part)))
+            .map(|(part, list)| scope.spawn(move || examine_lines(block, part, list)))
             .collect();
-        let mine = examine_lines(block, last);
-        let mut examined: Vec<_> = handles
+        examine_lines(block, last, mine);
+        handles
             .into_iter()
-            .flat_map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| vec![(0..0, Err("a verifying thread failed".to_owned()))])
-            })
-            .collect();
-        examined.extend(mine);
-        examined
-    })
+            .fold(true, |joined, handle| handle.join().is_ok() && joined)
+    });
+    if !all_joined {
+        examined.iter_mut().for_each(Vec::clear);
+        examined[0].push((0..0, Err("a verifying thread failed".to_owned())));
+    }
 }
 
 /// Up to `count` ranges of about equal size that tile `block`, each ending
@@ -211,13 +218,9 @@ fn split_at_lines(block: &[u8], count: usize) -> Vec<Range<usize>> {
     parts
 }
 
-/// The lines of `block[part]`, each examined on its own.
-fn examine_lines(
-    block: &[u8],
-    part: Range<usize>,
-) -> Vec<(Range<usize>, Result<LineCheck, String>)> {
+/// The lines of `block[part]`, each examined on its own, into `examined`.
+fn examine_lines(block: &[u8], part: Range<usize>, examined: &mut Vec<Examined>) {
     let mut canonical = Vec::new();
-    let mut examined = Vec::new();
     let mut start = part.start;
     while start < part.end {
         let end = memchr::memchr(b'\n', &block[start..part.end]).map_or(part.end, |at| start + at);
@@ -229,7 +232,6 @@ fn examine_lines(
         examined.push((line, check));
         start = end + 1;
     }
-    examined
 }
 
 /// Reads one event line (sliced directly if it is in the exporter's own

@@ -9,6 +9,8 @@
 //! - Verify: `verify_export` of that file (every record's hash, the chain,
 //!   the Merkle root, the signature), beside plain SHA-256 over the same
 //!   file's bytes read the same way: the floor of any check of the file.
+//!   Both run after the log is closed, as `casebook verify FILE` runs: with
+//!   nothing else in the process.
 //! - Inclusion proofs: `Audit::inclusion_proof` for random positions in the
 //!   whole tree, each also checked with `merkle::verify_inclusion`; p50/p99.
 
@@ -128,23 +130,28 @@ pub async fn run(plan: &Plan) -> Result<AuditFigures> {
     tracing::info!(events = log.len(), "log filled");
     let plan = plan.clone();
     let dir = root.path().to_path_buf();
-    let figures = tokio::task::spawn_blocking(move || measure(&plan, &log, &dir)).await??;
+    let figures = tokio::task::spawn_blocking(move || measure(&plan, log, &dir)).await??;
     root.close()
         .map_err(|source| BenchError::io("removing the benchmark directory", source))?;
     Ok(figures)
 }
 
-/// Every measurement on the filled log, blocking.
-fn measure(plan: &Plan, log: &SledLog, dir: &Path) -> Result<AuditFigures> {
+/// Every measurement, blocking: first those on the filled log, then —
+/// with the log and its tree closed, so that none of sled's background
+/// threads run — the check of the export beside plain SHA-256.
+fn measure(plan: &Plan, log: SledLog, dir: &Path) -> Result<AuditFigures> {
     let audit = Audit::open(&dir.join("audit"))?;
     let events = log.len();
     let started = Instant::now();
-    let size = audit.catch_up(log)?;
+    let size = audit.catch_up(&log)?;
     let catch_up_seconds = started.elapsed().as_secs_f64();
     check_count("Merkle tree", events, size)?;
     let file = dir.join("export.jsonl");
-    let (export, export_bytes) = export(log, &audit, &file)?;
+    let (export, export_bytes) = export(&log, &audit, &file)?;
     tracing::info!(export_bytes, "exported");
+    let inclusion = inclusion_proofs(&audit, size, plan.proofs)?;
+    drop(audit);
+    drop(log);
     let verify = best(|| verify(&file, events, export_bytes))?;
     let sha256 = best(|| sha256(&file, events))?;
     tracing::info!(
@@ -152,7 +159,6 @@ fn measure(plan: &Plan, log: &SledLog, dir: &Path) -> Result<AuditFigures> {
         sha256 = sha256.mb_per_s,
         "verified"
     );
-    let inclusion = inclusion_proofs(&audit, size, plan.proofs)?;
     Ok(AuditFigures {
         plan: plan.clone(),
         events,
