@@ -189,9 +189,13 @@ fn examine_block(block: &[u8], examined: &mut Vec<Vec<Examined>>) {
             .map(|(part, list)| scope.spawn(move || examine_lines(block, part, list)))
             .collect();
         examine_lines(block, last, mine);
-        handles
-            .into_iter()
-            .fold(true, |joined, handle| handle.join().is_ok() && joined)
+        // Every thread is joined (a scope re-raises the panic of one left
+        // unjoined), then whether all of them finished.
+        let mut all_joined = true;
+        for handle in handles {
+            all_joined &= handle.join().is_ok();
+        }
+        all_joined
     });
     if !all_joined {
         examined.iter_mut().for_each(Vec::clear);
