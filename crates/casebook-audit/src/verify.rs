@@ -169,34 +169,47 @@ fn fill(
 /// A line's place in its block and what examining it found.
 type Examined = (Range<usize>, Result<LineCheck, String>);
 
-/// Examines every line of `block` (without its line break) on its own, the
-/// block's lines split over the machine's cores; fills one list per part,
-/// in file order. The lists are kept between blocks: new memory for each
-/// block's answers cost page faults.
+/// Pieces each block is cut into per core: threads take the next piece as
+/// they finish one, so a thread slowed down (by the reader, by another
+/// process) does not leave the others waiting at the end of the block.
+const PIECES_PER_CORE: usize = 8;
+
+/// Examines every line of `block` (without its line break) on its own, on
+/// every core; fills one list per piece of the block, in file order. The
+/// lists are kept between blocks: new memory for each block's answers cost
+/// page faults.
 fn examine_block(block: &[u8], examined: &mut Vec<Vec<Examined>>) {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let parts = split_at_lines(block, cores);
-    examined.resize_with(parts.len().max(examined.len()), Vec::new);
+    let pieces = split_at_lines(block, cores * PIECES_PER_CORE);
+    examined.resize_with(pieces.len().max(examined.len()), Vec::new);
     examined.iter_mut().for_each(Vec::clear);
-    let mut work: Vec<_> = parts.into_iter().zip(examined.iter_mut()).collect();
-    // This thread examines the last part; one more thread per other part.
-    let Some((last, mine)) = work.pop() else {
-        return;
+    let work: Vec<_> = pieces
+        .into_iter()
+        .zip(examined.iter_mut())
+        .map(std::sync::Mutex::new)
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take_pieces = || {
+        while let Some(piece) = work.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            // Each piece is taken exactly once, so its lock is never contended.
+            if let Ok(mut piece) = piece.lock() {
+                let (range, list) = &mut *piece;
+                examine_lines(block, range.clone(), list);
+            }
+        }
     };
     let all_joined = std::thread::scope(|scope| {
-        let handles: Vec<_> = work
-            .into_iter()
-            .map(|(part, list)| scope.spawn(move || examine_lines(block, part, list)))
-            .collect();
-        examine_lines(block, last, mine);
+        let helpers: Vec<_> = (1..cores).map(|_| scope.spawn(take_pieces)).collect();
+        take_pieces();
         // Every thread is joined (a scope re-raises the panic of one left
         // unjoined), then whether all of them finished.
         let mut all_joined = true;
-        for handle in handles {
-            all_joined &= handle.join().is_ok();
+        for helper in helpers {
+            all_joined &= helper.join().is_ok();
         }
         all_joined
     });
+    drop(work);
     if !all_joined {
         examined.iter_mut().for_each(Vec::clear);
         examined[0].push((0..0, Err("a verifying thread failed".to_owned())));
