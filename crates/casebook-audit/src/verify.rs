@@ -169,6 +169,10 @@ fn fill(
 /// A line's place in its block and what examining it found.
 type Examined = (Range<usize>, Result<LineCheck, String>);
 
+/// Most threads that examine one block: a 2 MB block is a few milliseconds
+/// of work, and starting many more threads per block would cost as much.
+const THREADS_MAX: usize = 8;
+
 /// Pieces each block is cut into per core: threads take the next piece as
 /// they finish one, so a thread slowed down (by the reader, by another
 /// process) does not leave the others waiting at the end of the block.
@@ -179,7 +183,9 @@ const PIECES_PER_CORE: usize = 8;
 /// lists are kept between blocks: new memory for each block's answers cost
 /// page faults.
 fn examine_block(block: &[u8], examined: &mut Vec<Vec<Examined>>) {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let cores = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(THREADS_MAX);
     let pieces = split_at_lines(block, cores * PIECES_PER_CORE);
     examined.resize_with(pieces.len().max(examined.len()), Vec::new);
     examined.iter_mut().for_each(Vec::clear);
