@@ -8,10 +8,9 @@
 //! so exporting the same log with the same key always gives the same bytes:
 //! export → restore → export is byte-identical.
 
-use crate::merkle::Hash;
-use crate::verify::{examine, Accepted, Chain};
+use crate::verify::{read_record, Accepted, Chain};
 use crate::{Audit, AuditError, SignedTreeHead};
-use casebook_log::{Metadata, RecordedEvent, SledLog};
+use casebook_log::{RecordedEvent, SledLog};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -19,7 +18,7 @@ use std::io::{BufRead, Write};
 use uuid::Uuid;
 
 /// One event as a line of the export.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 pub(crate) struct ExportedEvent {
     position: u64,
     stream: String,
@@ -128,39 +127,6 @@ pub fn write_export(
     })
 }
 
-fn parse_event(line: &str) -> Result<RecordedEvent, String> {
-    let event: ExportedEvent = serde_json::from_str(line).map_err(|err| err.to_string())?;
-    let time = |text: &str| {
-        DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| e.to_string())
-    };
-    let hash = |text: &str| -> Result<Hash, String> {
-        hex::decode(text)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or_else(|| "a hash is not 32 bytes of hex".to_owned())
-    };
-    Ok(RecordedEvent {
-        id: event.id,
-        stream: event.stream,
-        revision: event.revision,
-        position: event.position,
-        event_type: event.event_type,
-        schema_version: event.schema_version,
-        data: event.data.get().as_bytes().to_vec(),
-        metadata: Metadata {
-            actor: event.actor,
-            correlation_id: event.correlation_id,
-            causation_id: event.causation_id,
-            occurred_at: time(&event.occurred_at)?,
-        },
-        recorded_at: time(&event.recorded_at)?,
-        prev_hash: hash(&event.prev_hash)?,
-        hash: hash(&event.hash)?,
-    })
-}
-
 /// Reads an export's events one by one, checking each against its hash
 /// and the chain as it goes (the same checks as [`crate::verify_export`]).
 struct ExportReader<R> {
@@ -184,14 +150,16 @@ impl<R: BufRead> ExportReader<R> {
                 Ok(text) => text,
                 Err(err) => return Some(Err(self.chain.fault(None, err.to_string()))),
             };
-            let examined = examine(text.as_bytes(), &mut Vec::new());
-            match self.chain.accept(text.as_bytes(), examined) {
-                Ok(Accepted::Trailer) => continue,
-                Ok(Accepted::Event) => {}
-                Err(fault) => return Some(Err(fault)),
+            let (record, examined) = match read_record(text.as_bytes()) {
+                Ok((record, check)) => (Some(record), Ok(check)),
+                Err(reason) => (None, Err(reason)),
+            };
+            match (self.chain.accept(text.as_bytes(), examined), record) {
+                (Ok(Accepted::Event), Some(record)) => return Some(Ok(record)),
+                (Err(fault), _) => return Some(Err(fault)),
+                // The signed tree head.
+                _ => continue,
             }
-            let record = parse_event(&text).map_err(|reason| self.chain.fault(None, reason));
-            return Some(record);
         }
     }
 }

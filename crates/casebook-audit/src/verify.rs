@@ -16,14 +16,14 @@ use std::ops::Range;
 use std::sync::mpsc;
 
 use casebook_log::record::{chain_hash, CanonicalParts};
-use casebook_log::GENESIS_HASH;
-use chrono::{DateTime, NaiveDate, NaiveTime};
+use casebook_log::{Metadata, RecordedEvent, GENESIS_HASH};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::export::{ExportFault, ExportSummary, ExportTrailer};
-use crate::line::{hash_from_hex, read_exported_line};
+use crate::line::{exported_utc_micros, hash_from_hex, read_exported_line};
 use crate::merkle::{self, Hash};
 
 /// Bytes read per block; a block grows past this only for a longer line.
@@ -267,41 +267,94 @@ pub(crate) fn examine(line: &[u8], canonical: &mut Vec<u8>) -> Result<LineCheck,
             read.parts.write_to(canonical);
             (read.parts.position, read.prev_hash, read.hash)
         }
-        None => parse_line(line, canonical)?,
+        None => {
+            let fields = parse_fields(line)?;
+            fields.parts()?.write_to(canonical);
+            (fields.position, fields.prev_hash()?, fields.hash()?)
+        }
     };
-    Ok(LineCheck {
+    Ok(check_canonical(position, prev_hash, hash, canonical))
+}
+
+/// What a record with these stated hashes and canonical bytes says about
+/// itself.
+fn check_canonical(position: u64, prev_hash: Hash, hash: Hash, canonical: &[u8]) -> LineCheck {
+    LineCheck {
         position,
         prev_hash,
         hash,
         matches_its_hash: chain_hash(&prev_hash, canonical) == hash,
         leaf: merkle::leaf_hash(canonical),
-    })
+    }
 }
 
-/// A line in any JSON form: parsed by serde_json, its canonical bytes
-/// written to `canonical`; answers its position and stated hashes.
-fn parse_line(line: &[u8], canonical: &mut Vec<u8>) -> Result<(u64, Hash, Hash), String> {
-    let fields: LineFields<'_> = serde_json::from_slice(line).map_err(|err| err.to_string())?;
-    let parts = CanonicalParts {
-        position: fields.position,
-        revision: fields.revision,
-        id: fields.id,
-        recorded_at_micros: micros_of(&fields.recorded_at)?,
-        occurred_at_micros: micros_of(&fields.occurred_at)?,
-        schema_version: fields.schema_version,
-        stream: &fields.stream,
-        event_type: &fields.event_type,
-        actor: &fields.actor,
-        correlation_id: fields.correlation_id,
-        causation_id: fields.causation_id,
-        data: fields.data.get().as_bytes(),
+/// A record read from an event line in any JSON form (what a restore
+/// writes back), with what it says about itself: the line is parsed once.
+pub(crate) fn read_record(line: &[u8]) -> Result<(RecordedEvent, LineCheck), String> {
+    let fields = parse_fields(line)?;
+    let parts = fields.parts()?;
+    let time = |micros| {
+        DateTime::<Utc>::from_timestamp_micros(micros)
+            .ok_or_else(|| format!("time {micros} µs is out of range"))
     };
-    parts.write_to(canonical);
-    Ok((
-        fields.position,
-        hash_of(&fields.prev_hash)?,
-        hash_of(&fields.hash)?,
-    ))
+    let record = RecordedEvent {
+        id: parts.id,
+        stream: parts.stream.to_owned(),
+        revision: parts.revision,
+        position: parts.position,
+        event_type: parts.event_type.to_owned(),
+        schema_version: parts.schema_version,
+        data: parts.data.to_vec(),
+        metadata: Metadata {
+            actor: parts.actor.to_owned(),
+            correlation_id: parts.correlation_id,
+            causation_id: parts.causation_id,
+            occurred_at: time(parts.occurred_at_micros)?,
+        },
+        recorded_at: time(parts.recorded_at_micros)?,
+        prev_hash: fields.prev_hash()?,
+        hash: fields.hash()?,
+    };
+    let check = check_canonical(
+        record.position,
+        record.prev_hash,
+        record.hash,
+        &record.canonical_bytes(),
+    );
+    Ok((record, check))
+}
+
+/// A line in any JSON form, parsed by serde_json.
+fn parse_fields(line: &[u8]) -> Result<LineFields<'_>, String> {
+    serde_json::from_slice(line).map_err(|err| err.to_string())
+}
+
+impl LineFields<'_> {
+    /// The fields the canonical bytes are made of.
+    fn parts(&self) -> Result<CanonicalParts<'_>, String> {
+        Ok(CanonicalParts {
+            position: self.position,
+            revision: self.revision,
+            id: self.id,
+            recorded_at_micros: micros_of(&self.recorded_at)?,
+            occurred_at_micros: micros_of(&self.occurred_at)?,
+            schema_version: self.schema_version,
+            stream: &self.stream,
+            event_type: &self.event_type,
+            actor: &self.actor,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            data: self.data.get().as_bytes(),
+        })
+    }
+
+    fn prev_hash(&self) -> Result<Hash, String> {
+        hash_of(&self.prev_hash)
+    }
+
+    fn hash(&self) -> Result<Hash, String> {
+        hash_of(&self.hash)
+    }
 }
 
 fn hash_of(text: &str) -> Result<Hash, String> {
@@ -316,42 +369,6 @@ fn micros_of(text: &str) -> Result<i64, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.timestamp_micros())
         .map_err(|err| format!("time {text:?}: {err}"))
-}
-
-/// The form exports write times in, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, read
-/// directly: a million lines hold two million of them, and chrono's
-/// general RFC 3339 parser (the fallback for any other form) costs several
-/// times more per time.
-pub(crate) fn exported_utc_micros(text: &str) -> Option<i64> {
-    let bytes = text.as_bytes();
-    let separators = [
-        (4, b'-'),
-        (7, b'-'),
-        (10, b'T'),
-        (13, b':'),
-        (16, b':'),
-        (19, b'.'),
-        (26, b'Z'),
-    ];
-    if bytes.len() != 27 || separators.iter().any(|&(at, byte)| bytes[at] != byte) {
-        return None;
-    }
-    let number = |digits: Range<usize>| {
-        bytes[digits].iter().try_fold(0_u32, |value, &digit| {
-            digit
-                .is_ascii_digit()
-                .then(|| value * 10 + u32::from(digit - b'0'))
-        })
-    };
-    let year = i32::try_from(number(0..4)?).ok()?;
-    let date = NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)?;
-    let time = NaiveTime::from_hms_micro_opt(
-        number(11..13)?,
-        number(14..16)?,
-        number(17..19)?,
-        number(20..26)?,
-    )?;
-    Some(date.and_time(time).and_utc().timestamp_micros())
 }
 
 /// What [`Chain::accept`] took a line for.
