@@ -69,27 +69,29 @@ impl SledView for CasesView {
     /// 2: the open-only indexes `N` and `D`.
     const VERSION: u32 = 2;
 
-    fn apply(&self, staging: &mut Staging<'_>, event: &Decoded) -> Result<()> {
+    fn apply(&self, staging: &mut Staging, event: &Decoded) -> Result<()> {
         let StreamId::Concern(case) = event.stream else {
             return Ok(());
         };
         let row_key = key(TAG_CASE, &[&id(case.0)]);
-        let before: Option<CaseRow> = staging.read(Self::NAME, &row_key)?;
+        let before = staging.read::<CaseRow>(Self::NAME, &row_key)?;
         let state = before.as_ref().map(|row| row.concern.clone());
         let Some(concern) = evolve(state, &event.event) else {
             return Ok(());
         };
-        let unit_path = match (&before, &event.event.payload) {
-            (Some(row), _) => row.unit_path.clone(),
-            (None, Payload::ConcernReported(e)) => units::path(staging, Self::NAME, e.hamlet_id)?,
-            (None, _) => return Ok(()),
-        };
         let old = before
             .as_ref()
             .map(|row| (is_open(row.concern.status), row.concern.deadline));
+        let unit_path = match (before, &event.event.payload) {
+            (Some(row), _) => row.into_owned().unit_path,
+            (None, Payload::ConcernReported(e)) => {
+                units::path_cached(staging, Self::NAME, e.hamlet_id)?
+            }
+            (None, _) => return Ok(()),
+        };
         let new = (is_open(concern.status), concern.deadline);
-        // A case first seen in this batch has nothing in the tree yet.
-        let fresh = before.is_none() || staging.is_new(&row_key);
+        // A case first seen in this staging has nothing in the tree yet.
+        let fresh = old.is_none() || staging.is_new(&row_key);
         if old != Some(new) {
             index(staging, &unit_path, &concern, old, new, fresh);
         }
@@ -101,10 +103,11 @@ impl SledView for CasesView {
             position: event.position,
         };
         if fresh {
-            staging.put_new(row_key, &row);
-            return Ok(());
+            staging.put_new(row_key, row);
+        } else {
+            staging.put_owned(row_key, row);
         }
-        staging.put(row_key, &row)
+        Ok(())
     }
 }
 
@@ -122,14 +125,14 @@ type Placed = (bool, Option<DateTime<Utc>>);
 /// Writes the index entries of a new case, or moves them from `old` to
 /// `new`; `fresh` if none of the case's entries is in the tree yet.
 fn index(
-    staging: &mut Staging<'_>,
+    staging: &mut Staging,
     path: &[UnitId],
     concern: &Concern,
     old: Option<Placed>,
     new: Placed,
     fresh: bool,
 ) {
-    let put = |staging: &mut Staging<'_>, key: Vec<u8>| {
+    let put = |staging: &mut Staging, key: Vec<u8>| {
         if fresh {
             staging.put_raw_new(key, Vec::new());
         } else {

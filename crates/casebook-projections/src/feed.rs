@@ -171,14 +171,15 @@ fn decode_range(log: &SledLog, from: Position, end: Position) -> Result<Chunk> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
     use crate::testkit::{appends, Generator, Shape};
     use casebook_log::{ExpectedRevision, Metadata, NewEvent, StreamAppend};
 
-    async fn filled(events: u64) -> (tempfile::TempDir, SledLog) {
+    /// A log of at least `events` generated events, in a temporary directory.
+    pub(crate) async fn filled(events: u64) -> (tempfile::TempDir, SledLog) {
         let dir = tempfile::tempdir().unwrap();
         let log = SledLog::open(dir.path().join("log")).unwrap();
         let mut generator = Generator::new(7, Shape::small());

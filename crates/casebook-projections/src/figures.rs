@@ -245,29 +245,28 @@ impl SledView for FiguresView {
     /// durations (was one counter and two histograms).
     const VERSION: u32 = 2;
 
-    fn apply(&self, staging: &mut Staging<'_>, event: &Decoded) -> Result<()> {
+    fn apply(&self, staging: &mut Staging, event: &Decoded) -> Result<()> {
         let StreamId::Concern(case) = event.stream else {
             return Ok(());
         };
         let case_key = key(TAG_CASE, &[&id(case.0)]);
         let at = event.event.occurred_at;
-        let before: Option<FigCase> = staging.read(Self::NAME, &case_key)?;
-        let Some(mut c) = before.clone().or_else(|| {
-            self.created(staging, &event.event.payload, at)
-                .ok()
-                .flatten()
-        }) else {
-            return Ok(());
+        let before = staging.read_owned::<FigCase>(Self::NAME, &case_key)?;
+        let known = before.is_some();
+        let mut c = match before {
+            Some(c) => c,
+            None => match self.created(staging, &event.event.payload, at)? {
+                Some(c) => c,
+                None => return Ok(()),
+            },
         };
-        if before.is_some() || matches!(event.event.payload, Payload::ConcernReported(_)) {
-            // A case first seen in this batch has nothing in the tree yet.
-            let fresh = before.is_none() || staging.is_new(&case_key);
-            self.fold(staging, &mut c, case, &event.event.payload, at, fresh)?;
-            if fresh {
-                staging.put_new(case_key, &c);
-            } else {
-                staging.put(case_key, &c)?;
-            }
+        // A case first seen in this staging has nothing in the tree yet.
+        let fresh = !known || staging.is_new(&case_key);
+        self.fold(staging, &mut c, case, &event.event.payload, at, fresh)?;
+        if fresh {
+            staging.put_new(case_key, c);
+        } else {
+            staging.put_owned(case_key, c);
         }
         Ok(())
     }
@@ -276,7 +275,7 @@ impl SledView for FiguresView {
 impl FiguresView {
     fn created(
         &self,
-        staging: &Staging<'_>,
+        staging: &mut Staging,
         payload: &Payload,
         at: DateTime<Utc>,
     ) -> Result<Option<FigCase>> {
@@ -284,7 +283,7 @@ impl FiguresView {
             return Ok(None);
         };
         Ok(Some(FigCase {
-            path: units::path(staging, Self::NAME, e.hamlet_id)?,
+            path: units::path_cached(staging, Self::NAME, e.hamlet_id)?,
             topic: e.topic.clone(),
             reported_at: at,
             deadline: None,
@@ -295,7 +294,7 @@ impl FiguresView {
 
     fn fold(
         &self,
-        s: &mut Staging<'_>,
+        s: &mut Staging,
         c: &mut FigCase,
         case: ConcernId,
         payload: &Payload,
@@ -364,7 +363,7 @@ impl FiguresView {
 
     fn reopen(
         &self,
-        s: &mut Staging<'_>,
+        s: &mut Staging,
         c: &mut FigCase,
         at: DateTime<Utc>,
         deadline: DateTime<Utc>,
@@ -379,7 +378,7 @@ impl FiguresView {
         Ok(())
     }
 
-    fn close(&self, s: &mut Staging<'_>, c: &mut FigCase) -> Result<()> {
+    fn close(&self, s: &mut Staging, c: &mut FigCase) -> Result<()> {
         if c.open {
             self.open_count(s, c, false)?;
         }
@@ -390,7 +389,7 @@ impl FiguresView {
 
     fn move_deadline(
         &self,
-        s: &mut Staging<'_>,
+        s: &mut Staging,
         c: &FigCase,
         case: ConcernId,
         (old, new): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
@@ -417,7 +416,7 @@ impl FiguresView {
         [c.topic.as_str(), ALL_TOPICS]
     }
 
-    fn open_count(&self, s: &mut Staging<'_>, c: &FigCase, up: bool) -> Result<()> {
+    fn open_count(&self, s: &mut Staging, c: &FigCase, up: bool) -> Result<()> {
         for unit in &c.path {
             for topic in Self::topics(c) {
                 let k = key(TAG_OPEN_COUNT, &[&id(unit.0), topic.as_bytes()]);
@@ -441,13 +440,13 @@ impl FiguresView {
         GRANULARITIES.map(|g| (g.tag(), g.period(date)))
     }
 
-    fn bump(&self, s: &mut Staging<'_>, c: &FigCase, at: DateTime<Utc>, bump: Bump) -> Result<()> {
+    fn bump(&self, s: &mut Staging, c: &FigCase, at: DateTime<Utc>, bump: Bump) -> Result<()> {
         self.each_period(s, c, at, |topic| bump(&mut topic.counters))
     }
 
     /// Records the time from report to `at` in the histograms of kind `a`
     /// (acknowledge) or `r` (resolve).
-    fn record(&self, s: &mut Staging<'_>, c: &FigCase, at: DateTime<Utc>, kind: u8) -> Result<()> {
+    fn record(&self, s: &mut Staging, c: &FigCase, at: DateTime<Utc>, kind: u8) -> Result<()> {
         let seconds = u64::try_from((at - c.reported_at).num_seconds())
             .unwrap_or(0)
             .clamp(1, DURATION_S_MAX);
@@ -467,7 +466,7 @@ impl FiguresView {
     /// stay decoded in the batch until its commit.
     fn each_period(
         &self,
-        s: &mut Staging<'_>,
+        s: &mut Staging,
         c: &FigCase,
         at: DateTime<Utc>,
         change: impl Fn(&mut TopicFigures),

@@ -70,7 +70,7 @@ impl SledView for HouseholdsView {
     const NAME: &'static str = "households";
     const VERSION: u32 = 2;
 
-    fn apply(&self, staging: &mut Staging<'_>, event: &Decoded) -> Result<()> {
+    fn apply(&self, staging: &mut Staging, event: &Decoded) -> Result<()> {
         match event.stream {
             StreamId::Household(h) => apply_household(staging, h, event),
             StreamId::Concern(case) => apply_case(staging, case, event),
@@ -79,9 +79,9 @@ impl SledView for HouseholdsView {
     }
 }
 
-fn apply_household(staging: &mut Staging<'_>, h: HouseholdId, event: &Decoded) -> Result<()> {
+fn apply_household(staging: &mut Staging, h: HouseholdId, event: &Decoded) -> Result<()> {
     let k = household_key(h);
-    let row: Option<HouseholdRow> = staging.read(HouseholdsView::NAME, &k)?;
+    let row = staging.read::<HouseholdRow>(HouseholdsView::NAME, &k)?;
     let state = row.as_ref().map(|r| casebook_domain::Household {
         id: r.household_id,
         hamlet_id: r.hamlet_id,
@@ -111,7 +111,7 @@ fn apply_household(staging: &mut Staging<'_>, h: HouseholdId, event: &Decoded) -
 }
 
 fn apply_case(
-    staging: &mut Staging<'_>,
+    staging: &mut Staging,
     case: casebook_domain::ConcernId,
     event: &Decoded,
 ) -> Result<()> {
@@ -123,7 +123,7 @@ fn apply_case(
             hs
         }
         _ => staging
-            .read(HouseholdsView::NAME, &case_key)?
+            .read_owned(HouseholdsView::NAME, &case_key)?
             .unwrap_or_default(),
     };
     let status = status_after(&event.event.payload);
@@ -131,14 +131,15 @@ fn apply_case(
         matches!(&event.event.payload, Payload::ActionRecorded(a) if a.action == ActionKind::Visit);
     for h in households {
         let k = household_key(h);
-        if staging.get_raw(&k)?.is_none() {
+        if !staging.contains(&k)? {
             continue;
         }
         if let Some(status) = status {
             staging.put_raw(status_key(h, case), serde_json::to_vec(&status)?);
         }
         if visit {
-            let Some(mut row) = staging.read::<HouseholdRow>(HouseholdsView::NAME, &k)? else {
+            let Some(mut row) = staging.read_owned::<HouseholdRow>(HouseholdsView::NAME, &k)?
+            else {
                 continue;
             };
             let at = event.event.occurred_at;

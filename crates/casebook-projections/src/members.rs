@@ -152,7 +152,7 @@ impl SledView for MembersView {
     const NAME: &'static str = "members";
     const VERSION: u32 = 2;
 
-    fn apply(&self, staging: &mut Staging<'_>, event: &Decoded) -> Result<()> {
+    fn apply(&self, staging: &mut Staging, event: &Decoded) -> Result<()> {
         match event.stream {
             StreamId::Household(h) => apply_household(staging, h, event),
             StreamId::Concern(case) => apply_case(staging, case, event),
@@ -162,13 +162,15 @@ impl SledView for MembersView {
 }
 
 fn read_or_default<T: serde::de::DeserializeOwned + Default + Clone + 'static>(
-    staging: &Staging<'_>,
+    staging: &Staging,
     k: &[u8],
 ) -> Result<T> {
-    Ok(staging.read(MembersView::NAME, k)?.unwrap_or_default())
+    Ok(staging
+        .read_owned(MembersView::NAME, k)?
+        .unwrap_or_default())
 }
 
-fn apply_household(staging: &mut Staging<'_>, h: HouseholdId, event: &Decoded) -> Result<()> {
+fn apply_household(staging: &mut Staging, h: HouseholdId, event: &Decoded) -> Result<()> {
     let (member, from) = match &event.event.payload {
         Payload::MemberAssigned(e) => (e.member_id, Some(e.from)),
         Payload::AssignmentEnded(e) => (e.member_id, None),
@@ -192,10 +194,13 @@ fn apply_household(staging: &mut Staging<'_>, h: HouseholdId, event: &Decoded) -
     staging.put(mk, &row)
 }
 
-fn apply_case(staging: &mut Staging<'_>, case: ConcernId, event: &Decoded) -> Result<()> {
+fn apply_case(staging: &mut Staging, case: ConcernId, event: &Decoded) -> Result<()> {
     let ck = case_key(case);
     let payload = &event.event.payload;
-    let mut load = match (staging.read::<CaseLoad>(MembersView::NAME, &ck)?, payload) {
+    let mut load = match (
+        staging.read_owned::<CaseLoad>(MembersView::NAME, &ck)?,
+        payload,
+    ) {
         (Some(load), _) => load,
         (None, Payload::ConcernReported(e)) => {
             let households = e.subject.households();
@@ -225,7 +230,8 @@ fn apply_case(staging: &mut Staging<'_>, case: ConcernId, event: &Decoded) -> Re
             record_visit(staging, case, &load, event)?;
         }
     }
-    staging.put(ck, &load)
+    staging.put_owned(ck, load);
+    Ok(())
 }
 
 /// The deadline an event sets, if it sets one.
@@ -259,7 +265,7 @@ fn assignee_after(payload: &Payload) -> Option<Option<PersonId>> {
 }
 
 fn move_person(
-    staging: &mut Staging<'_>,
+    staging: &mut Staging,
     case: ConcernId,
     load: &mut CaseLoad,
     next: Option<PersonId>,
@@ -272,7 +278,7 @@ fn move_person(
     }
     if let Some(person) = next {
         let mk = member_key(person);
-        if staging.get_raw(&mk)?.is_none() {
+        if !staging.contains(&mk)? {
             // The view has now seen this member: their workload exists.
             staging.put(mk, &MemberRow::default())?;
         }
@@ -283,7 +289,7 @@ fn move_person(
 }
 
 fn record_visit(
-    staging: &mut Staging<'_>,
+    staging: &mut Staging,
     case: ConcernId,
     load: &CaseLoad,
     event: &Decoded,

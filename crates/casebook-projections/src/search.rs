@@ -174,6 +174,9 @@ pub struct SearchTarget {
     writer: IndexWriter<TantivyDocument>,
     /// Events applied since the last commit.
     uncommitted: u64,
+    /// Documents were applied that are neither committed nor kept in
+    /// memory: they must be committed before the events count as applied.
+    unseen: bool,
     /// When the last commit was made.
     committed_at: Instant,
     /// The last position applied, committed or not.
@@ -204,13 +207,14 @@ impl Target for SearchTarget {
             .transpose()
     }
 
-    fn apply(&mut self, events: &Batch) -> Result<()> {
+    fn apply(&mut self, events: &Batch, more: bool) -> Result<Option<Position>> {
         let Some(last) = events.last() else {
-            return Ok(());
+            return Ok(None);
         };
-        // A catch-up batch is committed at its end: its documents need no
-        // copy in memory (nor their words cut twice more for it).
-        let catching_up = events.len() >= CATCH_UP_EVENTS_MIN;
+        // A catch-up batch is committed, not kept in memory: its documents
+        // need no copy (nor their words cut twice more for it). While more
+        // follow at once, the commit waits for the last of them.
+        let catching_up = more || events.len() >= CATCH_UP_EVENTS_MIN;
         let mut added = Vec::new();
         for event in events.events() {
             if let Some(doc) = self.add(event, !catching_up)? {
@@ -224,12 +228,16 @@ impl Target for SearchTarget {
         };
         self.uncommitted += events.len() as u64;
         self.last_applied = Some(last.position);
+        self.unseen |= catching_up;
+        if more {
+            return Ok(None);
+        }
         let due = recent > 0 && self.committed_at.elapsed() >= COMMIT_INTERVAL;
-        if catching_up || due || recent >= RECENT_DOCS_MAX || self.uncommitted >= COMMIT_EVENTS_MAX
+        if self.unseen || due || recent >= RECENT_DOCS_MAX || self.uncommitted >= COMMIT_EVENTS_MAX
         {
             self.commit(last.position)?;
         }
-        Ok(())
+        Ok(Some(last.position))
     }
 
     fn serving(&self) -> SearchServing {
@@ -292,6 +300,7 @@ impl SearchTarget {
         self.serving.reader.reload()?;
         self.serving.recent_mut().clear();
         self.uncommitted = 0;
+        self.unseen = false;
         self.committed_at = Instant::now();
         Ok(())
     }
@@ -331,6 +340,7 @@ impl Factory<SearchTarget> for SearchFactory {
             },
             writer,
             uncommitted: 0,
+            unseen: false,
             committed_at: Instant::now(),
             last_applied: None,
         })

@@ -1,15 +1,27 @@
-//! One batch of a sled view's changes, and its atomic commit.
+//! The changes of a sled view not yet written, and their atomic commit.
 //!
-//! A view applies a batch of events against a [`Staging`]: reads see the
-//! batch's own writes first, then the tree; writes stay in memory. `commit`
-//! writes all of them and the new checkpoint in one `apply_batch` on the
-//! view's one tree, which sled applies all or nothing, also across a crash.
-//! So a view never holds an event's effect without its checkpoint, nor the
-//! reverse: each event takes effect exactly once.
+//! A view applies events against a [`Staging`]: reads see the staging's own
+//! writes first, then the tree; writes stay in memory. `commit` writes all
+//! of them and the new checkpoint in one `apply_batch` on the view's one
+//! tree, which sled applies all or nothing, also across a crash. So a view
+//! never holds an event's effect without its checkpoint, nor the reverse:
+//! each event takes effect exactly once.
+//!
+//! A worker catching up keeps one staging over many batches of events, so
+//! a row that many events touch is written once. While the tree has no
+//! checkpoint yet (a generation being built from the start), nothing in it
+//! can be trusted nor needs to be kept atomic with what follows: the
+//! staging then answers every read by itself (the tree is empty), and its
+//! commit is written in chunks with the checkpoint last, so that no single
+//! `apply_batch` holds sled's process-wide write lock for long. A tree
+//! found holding keys without a checkpoint is a chunked commit cut short,
+//! and is cleared when opened (see `sled_view`).
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
+use casebook_domain::UnitId;
 use casebook_log::Position;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -82,39 +94,80 @@ fn encode_json<T: Serialize + 'static>(value: &dyn Any) -> Result<Vec<u8>> {
     Ok(serde_json::to_vec(value)?)
 }
 
-/// The changes of one batch, not yet written. Each change carries whether
-/// its key is known to be absent from the tree (written first in this
-/// batch by a `*_new` call): removing such a key drops the change instead
-/// of writing a removal, so an index entry that a case gains and loses in
-/// one batch costs sled nothing.
+/// Keys written per `apply_batch` while the tree has no checkpoint: each
+/// chunk holds sled's process-wide write lock (which the log's appends and
+/// every other view wait for) for some milliseconds, not seconds.
+const CHUNK_KEYS: usize = 16_384;
+
+/// The changes of one or more batches, not yet written. Each change
+/// carries whether its key is known to be absent from the tree (written
+/// first in this staging by a `*_new` call, or any key while the tree is
+/// empty): removing such a key drops the change instead of writing a
+/// removal, so an index entry that a case gains and loses before the
+/// commit costs sled nothing.
 #[derive(Debug)]
-pub struct Staging<'t> {
-    tree: &'t sled::Tree,
+pub struct Staging {
+    tree: sled::Tree,
     writes: HashMap<Vec<u8>, (Staged, bool)>,
+    /// The tree holds nothing: every read is answered here.
+    empty_tree: bool,
+    /// Unit paths already walked (see `units::path_cached`); forgotten at
+    /// every unit event.
+    unit_paths: HashMap<UnitId, Vec<UnitId>>,
 }
 
-impl<'t> Staging<'t> {
-    /// An empty batch over `tree`.
-    pub fn new(tree: &'t sled::Tree) -> Self {
+impl Staging {
+    /// An empty staging over `tree`; `empty_tree` if the tree holds no key
+    /// at all (then it is not read).
+    pub fn new(tree: &sled::Tree, empty_tree: bool) -> Self {
         Self {
-            tree,
+            tree: tree.clone(),
             writes: HashMap::new(),
+            empty_tree,
+            unit_paths: HashMap::new(),
         }
     }
 
-    /// The JSON value under `key`: the batch's own if it has one, else the
-    /// tree's, decoded.
-    pub fn read<T>(&self, view: &'static str, key: &[u8]) -> Result<Option<T>>
+    /// The memo of unit paths.
+    pub fn unit_paths(&mut self) -> &mut HashMap<UnitId, Vec<UnitId>> {
+        &mut self.unit_paths
+    }
+
+    /// How many keys are staged.
+    pub fn len(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// The JSON value under `key`: the staging's own if it has one (not
+    /// copied if it is held decoded), else the tree's, decoded.
+    pub fn read<T>(&self, view: &'static str, key: &[u8]) -> Result<Option<Cow<'_, T>>>
     where
         T: DeserializeOwned + Clone + 'static,
     {
-        match self.writes.get(key) {
-            Some((Staged::Held(value, _), _)) => match value.downcast_ref::<T>() {
-                Some(v) => Ok(Some(v.clone())),
-                None => Source::read(self, view, key),
-            },
-            _ => Source::read(self, view, key),
+        if let Some((Staged::Held(value, _), _)) = self.writes.get(key) {
+            if let Some(v) = value.downcast_ref::<T>() {
+                return Ok(Some(Cow::Borrowed(v)));
+            }
         }
+        Ok(Source::read(self, view, key)?.map(Cow::Owned))
+    }
+
+    /// Whether `key` holds a value (without encoding a held one).
+    pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        match self.writes.get(key) {
+            Some((Staged::Bytes(bytes), _)) => Ok(bytes.is_some()),
+            Some((Staged::Held(..), _)) => Ok(true),
+            None if self.empty_tree => Ok(false),
+            None => Ok(self.tree.contains_key(key)?),
+        }
+    }
+
+    /// Like [`Staging::read`], but an owned value.
+    pub fn read_owned<T>(&self, view: &'static str, key: &[u8]) -> Result<Option<T>>
+    where
+        T: DeserializeOwned + Clone + 'static,
+    {
+        Ok(self.read::<T>(view, key)?.map(Cow::into_owned))
     }
 
     /// Stages `value` (stored as JSON) under `key`.
@@ -133,13 +186,14 @@ impl<'t> Staging<'t> {
         self.stage(key, Staged::Held(Box::new(value), encode), false);
     }
 
-    /// Like [`Staging::put`] for a key the caller knows is not in the tree.
-    pub fn put_new<T: Serialize + Clone + Send + 'static>(&mut self, key: Vec<u8>, value: &T) {
-        self.stage(
-            key,
-            Staged::Held(Box::new(value.clone()), encode_json::<T>),
-            true,
-        );
+    /// Stages `value` (stored as JSON) under `key`, without a copy.
+    pub fn put_owned<T: Serialize + Send + 'static>(&mut self, key: Vec<u8>, value: T) {
+        self.hold(key, value, encode_json::<T>);
+    }
+
+    /// Like [`Staging::put_owned`] for a key the caller knows is not in the tree.
+    pub fn put_new<T: Serialize + Send + 'static>(&mut self, key: Vec<u8>, value: T) {
+        self.stage(key, Staged::Held(Box::new(value), encode_json::<T>), true);
     }
 
     /// Like [`Staging::put_raw`] for a key the caller knows is not in the tree.
@@ -147,18 +201,19 @@ impl<'t> Staging<'t> {
         self.stage(key, Staged::Bytes(Some(value)), true);
     }
 
-    /// Whether `key` was first written in this batch by a `*_new` call
-    /// (and so is not in the tree).
+    /// Whether `key` is known not to be in the tree: the tree is empty, or
+    /// the key was first written in this staging by a `*_new` call.
     pub fn is_new(&self, key: &[u8]) -> bool {
-        self.writes.get(key).is_some_and(|(_, new)| *new)
+        self.empty_tree || self.writes.get(key).is_some_and(|(_, new)| *new)
     }
 
-    /// Stages a change; a key already changed in this batch keeps what was
-    /// known of it (a key once staged as possibly in the tree stays so).
+    /// Stages a change; a key already changed in this staging keeps what
+    /// was known of it (a key once staged as possibly in the tree stays so).
     fn stage(&mut self, key: Vec<u8>, staged: Staged, new: bool) {
         match self.writes.get_mut(&key) {
             Some(entry) => entry.0 = staged,
             None => {
+                let new = new || self.empty_tree;
                 self.writes.insert(key, (staged, new));
             }
         }
@@ -187,13 +242,31 @@ impl<'t> Staging<'t> {
         }
     }
 
-    /// Writes every staged change and the checkpoint, atomically.
+    /// Writes every staged change and the checkpoint: atomically, in one
+    /// `apply_batch`, if the tree has a checkpoint already; else in sorted
+    /// chunks with the checkpoint in the last (see the module docs).
     pub fn commit(self, checkpoint: Position) -> Result<()> {
+        let chunked = self.tree.get(CHECKPOINT_KEY)?.is_none();
+        let mut writes: Vec<(Vec<u8>, Staged)> = self
+            .writes
+            .into_iter()
+            .map(|(key, (staged, _))| (key, staged))
+            .collect();
+        if chunked {
+            writes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
+        let chunk_keys = if chunked { CHUNK_KEYS } else { usize::MAX };
         let mut batch = sled::Batch::default();
-        for (key, (staged, _)) in self.writes {
+        let mut in_batch = 0;
+        for (key, staged) in writes {
             match staged.bytes()? {
                 Some(value) => batch.insert(key, value),
                 None => batch.remove(key),
+            }
+            in_batch += 1;
+            if in_batch == chunk_keys {
+                self.tree.apply_batch(std::mem::take(&mut batch))?;
+                in_batch = 0;
             }
         }
         batch.insert(CHECKPOINT_KEY, &checkpoint.to_be_bytes());
@@ -202,10 +275,11 @@ impl<'t> Staging<'t> {
     }
 }
 
-impl Source for Staging<'_> {
+impl Source for Staging {
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         match self.writes.get(key) {
             Some((staged, _)) => staged.bytes(),
+            None if self.empty_tree => Ok(None),
             None => self.tree.get_raw(key),
         }
     }
@@ -226,7 +300,7 @@ mod tests {
     #[test]
     fn a_new_key_removed_in_the_same_batch_is_not_written_at_all() {
         let (_db, tree) = tree();
-        let mut staging = Staging::new(&tree);
+        let mut staging = Staging::new(&tree, false);
         staging.put_raw_new(b"a".to_vec(), b"1".to_vec());
         assert!(staging.is_new(b"a"));
         assert_eq!(staging.get_raw(b"a").unwrap(), Some(b"1".to_vec()));
@@ -242,7 +316,7 @@ mod tests {
     fn a_key_that_may_be_in_the_tree_is_removed_from_it() {
         let (_db, tree) = tree();
         tree.insert(b"a", b"old".to_vec()).unwrap();
-        let mut staging = Staging::new(&tree);
+        let mut staging = Staging::new(&tree, false);
         staging.put_raw(b"a".to_vec(), b"1".to_vec());
         // Once staged as possibly in the tree, a later `*_new` does not
         // make it new: its removal must still reach the tree.
@@ -256,11 +330,33 @@ mod tests {
     #[test]
     fn a_new_key_kept_to_the_end_of_the_batch_is_written_with_its_last_value() {
         let (_db, tree) = tree();
-        let mut staging = Staging::new(&tree);
-        staging.put_new(b"r".to_vec(), &1_u32);
+        let mut staging = Staging::new(&tree, false);
+        staging.put_new(b"r".to_vec(), 1_u32);
         staging.put(b"r".to_vec(), &2_u32).unwrap();
         assert!(staging.is_new(b"r"));
         staging.commit(3).unwrap();
         assert_eq!(tree.get(b"r").unwrap().as_deref(), Some(&b"2"[..]));
+    }
+
+    #[test]
+    fn a_staging_over_an_empty_tree_answers_alone_and_commits_every_chunk() {
+        let (_db, tree) = tree();
+        let mut staging = Staging::new(&tree, true);
+        let keys = CHUNK_KEYS * 2 + 7;
+        for i in 0..keys {
+            staging.put_raw(format!("k{i:08}").into_bytes(), b"v".to_vec());
+        }
+        // Every key is known to be new: its removal is dropped, not written.
+        assert!(staging.is_new(b"k00000003"));
+        staging.remove(b"k00000003".to_vec());
+        assert!(!staging.contains(b"k00000003").unwrap());
+        assert!(staging.contains(b"k00000004").unwrap());
+        assert_eq!(staging.len(), keys - 1);
+        staging.commit(41).unwrap();
+        assert_eq!(tree.len(), keys - 1 + 1, "every key and the checkpoint");
+        assert_eq!(
+            tree.get(CHECKPOINT_KEY).unwrap().as_deref(),
+            Some(&41_u64.to_be_bytes()[..])
+        );
     }
 }

@@ -50,11 +50,12 @@ pub fn node(source: &impl Source, view: &'static str, unit: UnitId) -> Result<Op
 
 /// Folds a unit event in (other events are ignored).
 pub fn apply(
-    staging: &mut Staging<'_>,
+    staging: &mut Staging,
     view: &'static str,
     unit: UnitId,
     payload: &Payload,
 ) -> Result<()> {
+    staging.unit_paths().clear();
     match payload {
         Payload::UnitCreated(e) => {
             let created = UnitNode {
@@ -90,7 +91,7 @@ fn push_unique(list: &mut Vec<UnitId>, unit: UnitId) {
 }
 
 fn update(
-    staging: &mut Staging<'_>,
+    staging: &mut Staging,
     view: &'static str,
     unit: UnitId,
     change: impl FnOnce(&mut UnitNode),
@@ -118,6 +119,17 @@ pub fn path(source: &impl Source, view: &'static str, unit: UnitId) -> Result<Ve
     }
     path.reverse();
     Ok(path)
+}
+
+/// [`path`], remembered in the staging until the next unit event: every
+/// case of a hamlet has the same path.
+pub fn path_cached(staging: &mut Staging, view: &'static str, unit: UnitId) -> Result<Vec<UnitId>> {
+    if let Some(known) = staging.unit_paths().get(&unit) {
+        return Ok(known.clone());
+    }
+    let walked = path(staging, view, unit)?;
+    staging.unit_paths().insert(unit, walked.clone());
+    Ok(walked)
 }
 
 /// The units whose subtrees make up `unit`'s jurisdiction: itself, and for

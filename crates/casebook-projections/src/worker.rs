@@ -50,14 +50,18 @@ pub trait Target: Send + 'static {
     /// The last position applied, if any.
     fn checkpoint(&self) -> Result<Option<Position>>;
 
-    /// Applies the events and makes the last one the checkpoint, atomically.
-    fn apply(&mut self, events: &Batch) -> Result<()>;
+    /// Applies the events. If `more` (the worker is catching up and has
+    /// more events right behind these), the target may keep them staged
+    /// and commit them with the next ones. Returns the checkpoint it made
+    /// durable, with every event up to it, atomically, if it did: only
+    /// then do queries see those events.
+    fn apply(&mut self, events: &Batch, more: bool) -> Result<Option<Position>>;
 
     /// A handle for queries.
     fn serving(&self) -> Self::Serving;
 
-    /// Makes durable what `apply` kept only in memory (on a clean
-    /// shutdown); the default has nothing to do.
+    /// Makes durable what `apply` kept only in memory or staged (on a
+    /// clean shutdown); the default has nothing to do.
     fn close(&mut self) -> Result<()> {
         Ok(())
     }
@@ -324,7 +328,10 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
     let mut durable = spec.log.durable_len();
     let mut shutdown = spec.shutdown.clone();
     let mut generation = spec.slot.generation.subscribe();
+    // Events committed (queries see them), and the next position to read:
+    // beyond `applied` while a catch-up keeps events staged.
     let mut applied = checkpoint.map_or(0, |p| p + 1);
+    let mut next = applied;
     // When the last batch ended, if the worker has not waited for new
     // events since: it is busy.
     let mut busy_since_batch: Option<tokio::time::Instant> = None;
@@ -350,7 +357,7 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
         // Mark the head as seen before looking at it, so that a commit
         // landing right after the look still wakes the wait below.
         durable.borrow_and_update();
-        if applied >= spec.log.len() {
+        if next >= spec.log.len() {
             tokio::select! {
                 changed = durable.changed() => {
                     if changed.is_err() {
@@ -364,8 +371,8 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
             busy_since_batch = None;
             continue;
         }
-        space_live_batches(busy_since_batch, spec.log.len() - applied).await;
-        let batch = match read(&spec.feed, applied, spec.log.len()).await {
+        space_live_batches(busy_since_batch, spec.log.len() - next).await;
+        let batch = match read(&spec.feed, next, spec.log.len()).await {
             Ok(batch) => batch,
             Err(ProjectionError::Log(casebook_log::LogError::Unavailable(reason))) => {
                 tracing::warn!(view = spec.slot.name, %reason, "log unavailable; retrying");
@@ -376,16 +383,22 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
         };
         let failure = batch.failure().cloned();
         if let Some(last_position) = batch.last().map(|e| e.position) {
-            target = match apply_blocking(target, batch).await {
-                Ok(target) => target,
+            next = last_position + 1;
+            let more =
+                failure.is_none() && spec.log.len().saturating_sub(next) > INLINE_READ_EVENTS_MAX;
+            let committed;
+            (target, committed) = match apply_blocking(target, batch, more).await {
+                Ok(applied) => applied,
                 // A rebuilt generation took over and dropped this one's
                 // storage under it: its work is moot, not a failure.
                 Err(_) if retired(role, *generation.borrow()) => return Ok(()),
                 Err(err) => return Err(fail(&spec.slot, applied, "apply", err)),
             };
-            applied = last_position + 1;
             busy_since_batch = Some(tokio::time::Instant::now());
-            publish(&spec, role, applied);
+            if let Some(checkpoint) = committed {
+                applied = checkpoint + 1;
+                publish(&spec, role, applied);
+            }
         }
         if let Some(failure) = failure {
             return Err(stop(&spec.slot, failure));
@@ -428,15 +441,19 @@ async fn read(feed: &Arc<Feed>, from: Position, head: u64) -> Result<Batch> {
         .map_err(|e| ProjectionError::Transaction(format!("read task failed: {e}")))?
 }
 
-async fn apply_blocking<T: Target>(mut target: T, events: Batch) -> Result<T> {
+async fn apply_blocking<T: Target>(
+    mut target: T,
+    events: Batch,
+    more: bool,
+) -> Result<(T, Option<Position>)> {
     let joined = tokio::task::spawn_blocking(move || {
-        let result = target.apply(&events);
+        let result = target.apply(&events, more);
         (target, result)
     })
     .await
     .map_err(|e| ProjectionError::Transaction(format!("apply task failed: {e}")))?;
     let (target, result) = joined;
-    result.map(|()| target)
+    result.map(|committed| (target, committed))
 }
 
 fn publish<T: Target>(spec: &WorkerSpec<T>, role: Role, applied: u64) {
