@@ -116,7 +116,7 @@ impl<V: SledView> Factory<SledTarget<V>> for SledFactory<V> {
     fn open(&self, version: u32, generation: u64) -> Result<SledTarget<V>> {
         let tree = self.db.open_tree(tree_name(V::NAME, version, generation))?;
         if tree.get(CHECKPOINT_KEY)?.is_none() && !tree.is_empty() {
-            // A first commit cut short (written in chunks, the checkpoint
+            // A first commit cut short (written key by key, the checkpoint
             // last): none of it counts, and it is replayed from the start.
             tracing::warn!(
                 view = V::NAME,
@@ -182,7 +182,7 @@ mod tests {
 
         let each = run(&mut a, &feed, head, 400, |_| false);
         assert!(each.iter().all(Option::is_some), "every batch committed");
-        // Staged: the first half in one staging (committed in chunks to
+        // Staged: the first half in one staging (committed key by key to
         // the empty tree), the second half batch by batch onto a tree with
         // a checkpoint.
         let together = run(&mut b, &feed, head, 400, |from| from < head / 2);
@@ -225,7 +225,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
         let factory = SledFactory::new(db.clone(), CasesView);
-        // What a first commit cut short after some of its chunks leaves.
+        // What a first commit cut short after some of its keys leaves.
         let tree = db.open_tree(tree_name(CasesView::NAME, 1, 1)).unwrap();
         tree.insert(b"c-partial", b"{}".to_vec()).unwrap();
         let target = factory.open(1, 1).unwrap();
