@@ -69,6 +69,8 @@ impl SledView for CasesView {
     /// 2: the open-only indexes `N` and `D`.
     const VERSION: u32 = 2;
 
+    type Extra = ();
+
     fn apply(&self, staging: &mut Staging, event: &Decoded) -> Result<()> {
         let StreamId::Concern(case) = event.stream else {
             return Ok(());

@@ -224,6 +224,9 @@ impl Counters {
     }
 }
 
+/// A staging of the figures view.
+type FigStaging = Staging<Cells>;
+
 /// Which counter an event moves.
 type Bump = fn(&mut Counters);
 
@@ -244,8 +247,9 @@ impl SledView for FiguresView {
     /// 2: one value per unit, period and topic holding its counters and
     /// durations (was one counter and two histograms).
     const VERSION: u32 = 2;
+    type Extra = Cells;
 
-    fn apply(&self, staging: &mut Staging, event: &Decoded) -> Result<()> {
+    fn apply(&self, staging: &mut FigStaging, event: &Decoded) -> Result<()> {
         let StreamId::Concern(case) = event.stream else {
             return Ok(());
         };
@@ -270,12 +274,32 @@ impl SledView for FiguresView {
         }
         Ok(())
     }
+
+    fn extra_keys(cells: &Cells) -> usize {
+        cells.figures.len() + cells.open.len()
+    }
+
+    fn settle(&self, staging: &mut FigStaging) -> Result<()> {
+        let cells = std::mem::take(&mut staging.extra);
+        for (cell, figures) in cells.figures {
+            let k = cell.key(&cells.topics);
+            staging.hold(k, figures, encode_topic);
+        }
+        for (cell, n) in cells.open {
+            let k = key(
+                TAG_OPEN_COUNT,
+                &[&cell.unit, topic_bytes(&cells.topics, cell.topic)],
+            );
+            staging.put_raw(k, n.to_be_bytes().to_vec());
+        }
+        Ok(())
+    }
 }
 
 impl FiguresView {
     fn created(
         &self,
-        staging: &mut Staging,
+        staging: &mut FigStaging,
         payload: &Payload,
         at: DateTime<Utc>,
     ) -> Result<Option<FigCase>> {
@@ -294,7 +318,7 @@ impl FiguresView {
 
     fn fold(
         &self,
-        s: &mut Staging,
+        s: &mut FigStaging,
         c: &mut FigCase,
         case: ConcernId,
         payload: &Payload,
@@ -363,7 +387,7 @@ impl FiguresView {
 
     fn reopen(
         &self,
-        s: &mut Staging,
+        s: &mut FigStaging,
         c: &mut FigCase,
         at: DateTime<Utc>,
         deadline: DateTime<Utc>,
@@ -378,7 +402,7 @@ impl FiguresView {
         Ok(())
     }
 
-    fn close(&self, s: &mut Staging, c: &mut FigCase) -> Result<()> {
+    fn close(&self, s: &mut FigStaging, c: &mut FigCase) -> Result<()> {
         if c.open {
             self.open_count(s, c, false)?;
         }
@@ -389,7 +413,7 @@ impl FiguresView {
 
     fn move_deadline(
         &self,
-        s: &mut Staging,
+        s: &mut FigStaging,
         c: &FigCase,
         case: ConcernId,
         (old, new): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
@@ -412,24 +436,29 @@ impl FiguresView {
         }
     }
 
-    fn topics(c: &FigCase) -> [&str; 2] {
-        [c.topic.as_str(), ALL_TOPICS]
-    }
-
-    fn open_count(&self, s: &mut Staging, c: &FigCase, up: bool) -> Result<()> {
+    fn open_count(&self, s: &mut FigStaging, c: &FigCase, up: bool) -> Result<()> {
+        let topics = s.extra.topic_pair(&c.topic);
         for unit in &c.path {
-            for topic in Self::topics(c) {
-                let k = key(TAG_OPEN_COUNT, &[&id(unit.0), topic.as_bytes()]);
-                let n = s
-                    .get_raw(&k)?
-                    .and_then(|b| crate::keys::position_from(&b))
-                    .unwrap_or(0);
+            for topic in topics {
+                let cell = OpenCell {
+                    unit: id(unit.0),
+                    topic,
+                };
+                let n = match s.extra.open.get(&cell) {
+                    Some(n) => *n,
+                    None => {
+                        let k = key(TAG_OPEN_COUNT, &[&cell.unit, s.extra.topic(topic)]);
+                        s.get_raw(&k)?
+                            .and_then(|b| crate::keys::position_from(&b))
+                            .unwrap_or(0)
+                    }
+                };
                 let n = if up {
                     n.saturating_add(1)
                 } else {
                     n.saturating_sub(1)
                 };
-                s.put_raw(k, n.to_be_bytes().to_vec());
+                s.extra.open.insert(cell, n);
             }
         }
         Ok(())
@@ -440,13 +469,13 @@ impl FiguresView {
         GRANULARITIES.map(|g| (g.tag(), g.period(date)))
     }
 
-    fn bump(&self, s: &mut Staging, c: &FigCase, at: DateTime<Utc>, bump: Bump) -> Result<()> {
+    fn bump(&self, s: &mut FigStaging, c: &FigCase, at: DateTime<Utc>, bump: Bump) -> Result<()> {
         self.each_period(s, c, at, |topic| bump(&mut topic.counters))
     }
 
     /// Records the time from report to `at` in the histograms of kind `a`
     /// (acknowledge) or `r` (resolve).
-    fn record(&self, s: &mut Staging, c: &FigCase, at: DateTime<Utc>, kind: u8) -> Result<()> {
+    fn record(&self, s: &mut FigStaging, c: &FigCase, at: DateTime<Utc>, kind: u8) -> Result<()> {
         let seconds = u64::try_from((at - c.reported_at).num_seconds())
             .unwrap_or(0)
             .clamp(1, DURATION_S_MAX);
@@ -463,41 +492,116 @@ impl FiguresView {
 
     /// Applies `change` to the case's topic and to all topics, in every
     /// period holding `at`, for every unit on the case's path. The values
-    /// stay decoded in the batch until its commit.
+    /// stay decoded in the staging's [`Cells`] until its commit.
     fn each_period(
         &self,
-        s: &mut Staging,
+        s: &mut FigStaging,
         c: &FigCase,
         at: DateTime<Utc>,
         change: impl Fn(&mut TopicFigures),
     ) -> Result<()> {
         let periods = self.periods(at);
+        let topics = s.extra.topic_pair(&c.topic);
         for unit in &c.path {
             for (gran, period) in periods {
-                for topic in Self::topics(c) {
-                    let k = key(
-                        TAG_COUNTERS,
-                        &[
-                            &id(unit.0),
-                            &[gran],
-                            &period.to_be_bytes(),
-                            topic.as_bytes(),
-                        ],
-                    );
-                    if let Some(figures) = s.held_mut::<TopicFigures>(&k) {
+                for topic in topics {
+                    let cell = Cell {
+                        unit: id(unit.0),
+                        gran,
+                        period,
+                        topic,
+                    };
+                    if let Some(figures) = s.extra.figures.get_mut(&cell) {
                         change(figures);
                         continue;
                     }
-                    let mut figures = match s.get_raw(&k)? {
+                    let mut figures = match s.get_raw(&cell.key(&s.extra.topics))? {
                         Some(bytes) => TopicFigures::from_bytes(&bytes)?,
                         None => TopicFigures::default(),
                     };
                     change(&mut figures);
-                    s.hold(k, figures, encode_topic);
+                    s.extra.figures.insert(cell, figures);
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// A topic as a number, within one staging (see [`Cells::topics`]).
+type TopicId = u32;
+
+/// One unit, period and topic: the key of a `TopicFigures`, in a form
+/// that is cheap to hash, made into the tree's key once, at the commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Cell {
+    unit: [u8; 16],
+    gran: u8,
+    period: u32,
+    topic: TopicId,
+}
+
+impl Cell {
+    fn key(&self, topics: &[String]) -> Vec<u8> {
+        key(
+            TAG_COUNTERS,
+            &[
+                &self.unit,
+                &[self.gran],
+                &self.period.to_be_bytes(),
+                topic_bytes(topics, self.topic),
+            ],
+        )
+    }
+}
+
+/// One unit and topic: the key of an open-case count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct OpenCell {
+    unit: [u8; 16],
+    topic: TopicId,
+}
+
+fn topic_bytes(topics: &[String], topic: TopicId) -> &[u8] {
+    topics
+        .get(topic as usize)
+        .map_or(ALL_TOPICS.as_bytes(), |t| t.as_bytes())
+}
+
+/// What the figures keep decoded in a staging until its commit: every
+/// counter value and open count an event changed, by [`Cell`]. An event
+/// changes up to 32 values (4 units × 4 periods × its topic and all
+/// topics); hashing a few fixed-size fields per value instead of building
+/// and hashing a byte key is most of the figures' speed in a rebuild.
+#[derive(Debug, Default)]
+pub struct Cells {
+    /// Topic names by [`TopicId`]; 0 is all topics.
+    topics: Vec<String>,
+    topic_ids: rustc_hash::FxHashMap<String, TopicId>,
+    figures: rustc_hash::FxHashMap<Cell, TopicFigures>,
+    open: rustc_hash::FxHashMap<OpenCell, u64>,
+}
+
+impl Cells {
+    /// The ids of `topic` and of all topics.
+    fn topic_pair(&mut self, topic: &TopicCode) -> [TopicId; 2] {
+        if self.topics.is_empty() {
+            self.topics.push(ALL_TOPICS.to_owned());
+        }
+        let id = match self.topic_ids.get(topic.as_str()) {
+            Some(id) => *id,
+            None => {
+                let id = self.topics.len() as TopicId;
+                self.topics.push(topic.as_str().to_owned());
+                self.topic_ids.insert(topic.as_str().to_owned(), id);
+                id
+            }
+        };
+        [id, 0]
+    }
+
+    fn topic(&self, topic: TopicId) -> &[u8] {
+        topic_bytes(&self.topics, topic)
     }
 }
 

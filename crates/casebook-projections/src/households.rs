@@ -70,6 +70,8 @@ impl SledView for HouseholdsView {
     const NAME: &'static str = "households";
     const VERSION: u32 = 2;
 
+    type Extra = ();
+
     fn apply(&self, staging: &mut Staging, event: &Decoded) -> Result<()> {
         match event.stream {
             StreamId::Household(h) => apply_household(staging, h, event),

@@ -152,6 +152,8 @@ impl SledView for MembersView {
     const NAME: &'static str = "members";
     const VERSION: u32 = 2;
 
+    type Extra = ();
+
     fn apply(&self, staging: &mut Staging, event: &Decoded) -> Result<()> {
         match event.stream {
             StreamId::Household(h) => apply_household(staging, h, event),

@@ -27,9 +27,24 @@ pub trait SledView: Send + Sync + 'static {
     /// The version of the code that builds it; bump it when what is stored
     /// changes, and the view is rebuilt in the background on the next start.
     const VERSION: u32;
+    /// What the view keeps in its own shape in a staging (`()` if nothing).
+    type Extra: Default + Send + std::fmt::Debug + 'static;
 
     /// Folds one event in. Unit events have already updated the unit nodes.
-    fn apply(&self, staging: &mut Staging, event: &Decoded) -> Result<()>;
+    fn apply(&self, staging: &mut Staging<Self::Extra>, event: &Decoded) -> Result<()>;
+
+    /// How many keys `extra` will stage when settled.
+    fn extra_keys(extra: &Self::Extra) -> usize {
+        let _ = extra;
+        0
+    }
+
+    /// Turns what `apply` kept in `staging.extra` into staged keys, just
+    /// before the commit; the default has nothing to do.
+    fn settle(&self, staging: &mut Staging<Self::Extra>) -> Result<()> {
+        let _ = staging;
+        Ok(())
+    }
 }
 
 /// Most keys a catching-up view stages before it commits: a few hundred
@@ -38,12 +53,12 @@ pub const STAGED_KEYS_MAX: usize = 500_000;
 
 /// One generation of a sled view.
 #[derive(Debug)]
-pub struct SledTarget<V> {
+pub struct SledTarget<V: SledView> {
     tree: sled::Tree,
     view: Arc<V>,
     /// Events applied but not committed yet (while catching up), and the
     /// position of the last of them.
-    pending: Option<(Staging, Position)>,
+    pending: Option<(Staging<V::Extra>, Position)>,
 }
 
 impl<V: SledView> Target for SledTarget<V> {
@@ -70,10 +85,11 @@ impl<V: SledView> Target for SledTarget<V> {
             }
             self.view.apply(&mut staging, event)?;
         }
-        if more && staging.len() < STAGED_KEYS_MAX {
+        if more && staging.len() + V::extra_keys(&staging.extra) < STAGED_KEYS_MAX {
             self.pending = Some((staging, last.position));
             return Ok(None);
         }
+        self.view.settle(&mut staging)?;
         staging.commit(last.position)?;
         Ok(Some(last.position))
     }
@@ -84,7 +100,10 @@ impl<V: SledView> Target for SledTarget<V> {
 
     fn close(&mut self) -> Result<()> {
         match self.pending.take() {
-            Some((staging, last)) => staging.commit(last),
+            Some((mut staging, last)) => {
+                self.view.settle(&mut staging)?;
+                staging.commit(last)
+            }
             None => Ok(()),
         }
     }

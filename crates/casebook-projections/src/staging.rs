@@ -104,7 +104,7 @@ fn encode_json<T: Serialize + 'static>(value: &dyn Any) -> Result<Vec<u8>> {
 /// removal, so an index entry that a case gains and loses before the
 /// commit costs sled nothing.
 #[derive(Debug)]
-pub struct Staging {
+pub struct Staging<X = ()> {
     tree: sled::Tree,
     writes: HashMap<Vec<u8>, (Staged, bool)>,
     /// The tree holds nothing: every read is answered here.
@@ -112,9 +112,12 @@ pub struct Staging {
     /// Unit paths already walked (see `units::path_cached`); forgotten at
     /// every unit event.
     unit_paths: HashMap<UnitId, Vec<UnitId>>,
+    /// What the view keeps decoded in its own shape until the commit
+    /// (see `SledView::settle`).
+    pub extra: X,
 }
 
-impl Staging {
+impl<X: Default> Staging<X> {
     /// An empty staging over `tree`; `empty_tree` if the tree holds no key
     /// at all (then it is not read).
     pub fn new(tree: &sled::Tree, empty_tree: bool) -> Self {
@@ -123,9 +126,12 @@ impl Staging {
             writes: HashMap::new(),
             empty_tree,
             unit_paths: HashMap::new(),
+            extra: X::default(),
         }
     }
+}
 
+impl<X> Staging<X> {
     /// The memo of unit paths.
     pub fn unit_paths(&mut self) -> &mut HashMap<UnitId, Vec<UnitId>> {
         &mut self.unit_paths
@@ -217,14 +223,6 @@ impl Staging {
         }
     }
 
-    /// The value held under `key` by [`Staging::hold`], to change in place.
-    pub fn held_mut<T: 'static>(&mut self, key: &[u8]) -> Option<&mut T> {
-        match self.writes.get_mut(key) {
-            Some((Staged::Held(value, _), _)) => value.downcast_mut::<T>(),
-            _ => None,
-        }
-    }
-
     /// Stages raw bytes under `key`.
     pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.stage(key, Staged::Bytes(Some(value)), false);
@@ -280,7 +278,7 @@ impl Staging {
     }
 }
 
-impl Source for Staging {
+impl<X> Source for Staging<X> {
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         match self.writes.get(key) {
             Some((staged, _)) => staged.bytes(),
@@ -305,7 +303,7 @@ mod tests {
     #[test]
     fn a_new_key_removed_in_the_same_batch_is_not_written_at_all() {
         let (_db, tree) = tree();
-        let mut staging = Staging::new(&tree, false);
+        let mut staging: Staging = Staging::new(&tree, false);
         staging.put_raw_new(b"a".to_vec(), b"1".to_vec());
         assert!(staging.is_new(b"a"));
         assert_eq!(staging.get_raw(b"a").unwrap(), Some(b"1".to_vec()));
@@ -321,7 +319,7 @@ mod tests {
     fn a_key_that_may_be_in_the_tree_is_removed_from_it() {
         let (_db, tree) = tree();
         tree.insert(b"a", b"old".to_vec()).unwrap();
-        let mut staging = Staging::new(&tree, false);
+        let mut staging: Staging = Staging::new(&tree, false);
         staging.put_raw(b"a".to_vec(), b"1".to_vec());
         // Once staged as possibly in the tree, a later `*_new` does not
         // make it new: its removal must still reach the tree.
@@ -335,7 +333,7 @@ mod tests {
     #[test]
     fn a_new_key_kept_to_the_end_of_the_batch_is_written_with_its_last_value() {
         let (_db, tree) = tree();
-        let mut staging = Staging::new(&tree, false);
+        let mut staging: Staging = Staging::new(&tree, false);
         staging.put_new(b"r".to_vec(), 1_u32);
         staging.put(b"r".to_vec(), &2_u32).unwrap();
         assert!(staging.is_new(b"r"));
@@ -346,7 +344,7 @@ mod tests {
     #[test]
     fn a_staging_over_an_empty_tree_answers_alone_and_commits_every_key() {
         let (_db, tree) = tree();
-        let mut staging = Staging::new(&tree, true);
+        let mut staging: Staging = Staging::new(&tree, true);
         let keys = 40_007;
         for i in 0..keys {
             staging.put_raw(format!("k{i:08}").into_bytes(), b"v".to_vec());

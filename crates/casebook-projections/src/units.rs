@@ -49,8 +49,8 @@ pub fn node(source: &impl Source, view: &'static str, unit: UnitId) -> Result<Op
 }
 
 /// Folds a unit event in (other events are ignored).
-pub fn apply(
-    staging: &mut Staging,
+pub fn apply<X>(
+    staging: &mut Staging<X>,
     view: &'static str,
     unit: UnitId,
     payload: &Payload,
@@ -90,8 +90,8 @@ fn push_unique(list: &mut Vec<UnitId>, unit: UnitId) {
     }
 }
 
-fn update(
-    staging: &mut Staging,
+fn update<X>(
+    staging: &mut Staging<X>,
     view: &'static str,
     unit: UnitId,
     change: impl FnOnce(&mut UnitNode),
@@ -123,7 +123,11 @@ pub fn path(source: &impl Source, view: &'static str, unit: UnitId) -> Result<Ve
 
 /// [`path`], remembered in the staging until the next unit event: every
 /// case of a hamlet has the same path.
-pub fn path_cached(staging: &mut Staging, view: &'static str, unit: UnitId) -> Result<Vec<UnitId>> {
+pub fn path_cached<X>(
+    staging: &mut Staging<X>,
+    view: &'static str,
+    unit: UnitId,
+) -> Result<Vec<UnitId>> {
     if let Some(known) = staging.unit_paths().get(&unit) {
         return Ok(known.clone());
     }
