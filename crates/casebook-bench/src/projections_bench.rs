@@ -96,6 +96,10 @@ pub struct ProjectionFigures {
     pub rebuild_events_per_s: f64,
     /// Seconds the rebuild took.
     pub rebuild_seconds: f64,
+    /// The sled views' content after the rebuild, written alone into empty
+    /// sled trees: what sled itself costs, the floor of any rebuild that
+    /// keeps these keys in sled.
+    pub sled_floor: SledFloor,
     /// Appends per second while lag was measured.
     pub lag_appends_per_s: u64,
     /// Appends measured.
@@ -122,6 +126,7 @@ pub async fn run(plan: &Plan) -> Result<ProjectionFigures> {
     let events = log.len();
     let rebuild_events_per_s = events as f64 / rebuild_seconds;
     tracing::info!(events, rebuild_events_per_s, "views rebuilt");
+    let sled_floor = sled_floor(&projections, &root.path().join("floor"), events).await?;
     let world = history.world();
     let list = queries::list(&projections, &world, plan.query_samples, history.now())?;
     let figures = queries::figures(&projections, &world, plan.query_samples, history.now())?;
@@ -148,6 +153,7 @@ pub async fn run(plan: &Plan) -> Result<ProjectionFigures> {
         read_all_events_per_s,
         rebuild_events_per_s,
         rebuild_seconds,
+        sled_floor,
         lag_appends_per_s: LAG_APPENDS_PER_S,
         lag_samples: lag.count,
         lag: lag.percentiles,
@@ -173,6 +179,65 @@ async fn read_all(log: &SledLog) -> Result<f64> {
         Ok(best)
     })
     .await?
+}
+
+/// The sled views' keys written into empty sled trees, as a view's first
+/// commit writes them (sorted, one `insert` each, then a flush), one thread
+/// per view as the workers run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SledFloor {
+    /// Keys written (every sled view's, without checkpoints).
+    pub keys: u64,
+    /// Their bytes, keys and values.
+    pub bytes: u64,
+    /// Seconds the writes took.
+    pub seconds: f64,
+    /// The log's events over those seconds: the fastest a rebuild that
+    /// writes these keys into sled could be.
+    pub events_per_s: f64,
+}
+
+/// Measures [`SledFloor`] in a new sled database under `dir`.
+async fn sled_floor(projections: &Projections, dir: &Path, events: u64) -> Result<SledFloor> {
+    let mut contents = Vec::new();
+    for name in projections.view_names() {
+        if name != "search" {
+            contents.push(projections.view_contents(name)?);
+        }
+    }
+    let keys = contents.iter().map(Vec::len).sum::<usize>() as u64;
+    let bytes = contents
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.len() + v.len()) as u64)
+        .sum();
+    let db = sled::open(dir)?;
+    let started = Instant::now();
+    let writers: Vec<_> = contents
+        .into_iter()
+        .enumerate()
+        .map(|(i, pairs)| {
+            let db = db.clone();
+            tokio::task::spawn_blocking(move || -> Result<()> {
+                let tree = db.open_tree(format!("view{i}"))?;
+                for (k, v) in pairs {
+                    tree.insert(k, v)?;
+                }
+                tree.flush()?;
+                Ok(())
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await??;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(SledFloor {
+        keys,
+        bytes,
+        seconds,
+        events_per_s: events as f64 / seconds,
+    })
 }
 
 /// Opens the views in a fresh directory and times them catching up.

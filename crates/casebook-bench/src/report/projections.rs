@@ -28,6 +28,9 @@ struct Summary {
     rebuild_events_per_s: f64,
     rebuild_seconds: f64,
     rebuild_ratio_read_all: f64,
+    sled_floor_keys: u64,
+    sled_floor_events_per_s: f64,
+    rebuild_ratio_sled_floor: f64,
     lag_appends_per_s: u64,
     lag_samples: u64,
     lag_p50_ms: f64,
@@ -58,6 +61,13 @@ fn summarise(f: &ProjectionFigures) -> Summary {
         rebuild_events_per_s: f.rebuild_events_per_s,
         rebuild_seconds: f.rebuild_seconds,
         rebuild_ratio_read_all: ratio,
+        sled_floor_keys: f.sled_floor.keys,
+        sled_floor_events_per_s: f.sled_floor.events_per_s,
+        rebuild_ratio_sled_floor: if f.sled_floor.events_per_s > 0.0 {
+            f.rebuild_events_per_s / f.sled_floor.events_per_s
+        } else {
+            0.0
+        },
         lag_appends_per_s: f.lag_appends_per_s,
         lag_samples: f.lag_samples,
         lag_p50_ms: f.lag.p50_ms,
@@ -121,6 +131,15 @@ fn write_report(
         grouped(s.rebuild_events_per_s),
         s.rebuild_seconds,
         s.rebuild_ratio_read_all
+    )?;
+    writeln!(
+        out,
+        "sled floor                 {:>11} events/s  ({:.1} s to write the sled views' {} keys, {:.0} MB, into empty trees; rebuild {:.2}x of it)",
+        grouped(s.sled_floor_events_per_s),
+        f.sled_floor.seconds,
+        grouped(f.sled_floor.keys as f64),
+        f.sled_floor.bytes as f64 / 1e6,
+        s.rebuild_ratio_sled_floor
     )?;
     writeln!(out)?;
     writeln!(out, "{:<34} {:>8} {:>8}", "latency", "p50 ms", "p99 ms")?;
