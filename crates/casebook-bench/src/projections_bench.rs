@@ -126,7 +126,6 @@ pub async fn run(plan: &Plan) -> Result<ProjectionFigures> {
     let events = log.len();
     let rebuild_events_per_s = events as f64 / rebuild_seconds;
     tracing::info!(events, rebuild_events_per_s, "views rebuilt");
-    let sled_floor = sled_floor(&projections, &root.path().join("floor"), events).await?;
     let world = history.world();
     let list = queries::list(&projections, &world, plan.query_samples, history.now())?;
     let figures = queries::figures(&projections, &world, plan.query_samples, history.now())?;
@@ -138,6 +137,8 @@ pub async fn run(plan: &Plan) -> Result<ProjectionFigures> {
         LAG_APPENDS_PER_S,
     )
     .await?;
+    // Last, so that its writes and its memory do not weigh on the lag.
+    let sled_floor = sled_floor(&projections, &root.path().join("floor"), events).await?;
     let views = projections.view_names().len();
     projections.shutdown().await;
     drop(projections);

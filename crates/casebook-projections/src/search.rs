@@ -211,9 +211,10 @@ impl Target for SearchTarget {
         let Some(last) = events.last() else {
             return Ok(None);
         };
-        // A catch-up batch is committed, not kept in memory: its documents
-        // need no copy (nor their words cut twice more for it). While more
-        // follow at once, the commit waits for the last of them.
+        // A catch-up batch is committed at its end, not kept in memory: its
+        // documents need no copy (nor their words cut twice more for it).
+        // Committing each one (not once at the end of a rebuild) lets
+        // tantivy merge its segments as it goes, not in one long burst.
         let catching_up = more || events.len() >= CATCH_UP_EVENTS_MIN;
         let mut added = Vec::new();
         for event in events.events() {
@@ -229,9 +230,6 @@ impl Target for SearchTarget {
         self.uncommitted += events.len() as u64;
         self.last_applied = Some(last.position);
         self.unseen |= catching_up;
-        if more {
-            return Ok(None);
-        }
         let due = recent > 0 && self.committed_at.elapsed() >= COMMIT_INTERVAL;
         if self.unseen || due || recent >= RECENT_DOCS_MAX || self.uncommitted >= COMMIT_EVENTS_MAX
         {

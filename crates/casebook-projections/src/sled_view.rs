@@ -59,6 +59,8 @@ pub struct SledTarget<V: SledView> {
     /// Events applied but not committed yet (while catching up), and the
     /// position of the last of them.
     pending: Option<(Staging<V::Extra>, Position)>,
+    /// The tree holds no key (a new generation, until its first commit).
+    empty: bool,
 }
 
 impl<V: SledView> Target for SledTarget<V> {
@@ -77,7 +79,7 @@ impl<V: SledView> Target for SledTarget<V> {
         };
         let mut staging = match self.pending.take() {
             Some((staging, _)) => staging,
-            None => Staging::new(&self.tree, self.tree.is_empty()),
+            None => Staging::new(&self.tree, self.empty),
         };
         for event in events.events() {
             if let StreamId::Unit(unit) = event.stream {
@@ -91,6 +93,7 @@ impl<V: SledView> Target for SledTarget<V> {
         }
         self.view.settle(&mut staging)?;
         staging.commit(last.position)?;
+        self.empty = false;
         Ok(Some(last.position))
     }
 
@@ -102,7 +105,9 @@ impl<V: SledView> Target for SledTarget<V> {
         match self.pending.take() {
             Some((mut staging, last)) => {
                 self.view.settle(&mut staging)?;
-                staging.commit(last)
+                staging.commit(last)?;
+                self.empty = false;
+                Ok(())
             }
             None => Ok(()),
         }
@@ -144,6 +149,7 @@ impl<V: SledView> Factory<SledTarget<V>> for SledFactory<V> {
             tree.clear()?;
         }
         Ok(SledTarget {
+            empty: tree.is_empty(),
             tree,
             view: self.view.clone(),
             pending: None,
