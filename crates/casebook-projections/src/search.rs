@@ -174,9 +174,6 @@ pub struct SearchTarget {
     writer: IndexWriter<TantivyDocument>,
     /// Events applied since the last commit.
     uncommitted: u64,
-    /// Documents were applied that are neither committed nor kept in
-    /// memory: they must be committed before the events count as applied.
-    unseen: bool,
     /// When the last commit was made.
     committed_at: Instant,
     /// The last position applied, committed or not.
@@ -229,9 +226,8 @@ impl Target for SearchTarget {
         };
         self.uncommitted += events.len() as u64;
         self.last_applied = Some(last.position);
-        self.unseen |= catching_up;
         let due = recent > 0 && self.committed_at.elapsed() >= COMMIT_INTERVAL;
-        if self.unseen || due || recent >= RECENT_DOCS_MAX || self.uncommitted >= COMMIT_EVENTS_MAX
+        if catching_up || due || recent >= RECENT_DOCS_MAX || self.uncommitted >= COMMIT_EVENTS_MAX
         {
             self.commit(last.position)?;
         }
@@ -298,7 +294,6 @@ impl SearchTarget {
         self.serving.reader.reload()?;
         self.serving.recent_mut().clear();
         self.uncommitted = 0;
-        self.unseen = false;
         self.committed_at = Instant::now();
         Ok(())
     }
@@ -338,7 +333,6 @@ impl Factory<SearchTarget> for SearchFactory {
             },
             writer,
             uncommitted: 0,
-            unseen: false,
             committed_at: Instant::now(),
             last_applied: None,
         })

@@ -91,9 +91,7 @@ impl<V: SledView> Target for SledTarget<V> {
             self.pending = Some((staging, last.position));
             return Ok(None);
         }
-        self.view.settle(&mut staging)?;
-        staging.commit(last.position)?;
-        self.empty = false;
+        self.commit(staging, last.position)?;
         Ok(Some(last.position))
     }
 
@@ -103,14 +101,20 @@ impl<V: SledView> Target for SledTarget<V> {
 
     fn close(&mut self) -> Result<()> {
         match self.pending.take() {
-            Some((mut staging, last)) => {
-                self.view.settle(&mut staging)?;
-                staging.commit(last)?;
-                self.empty = false;
-                Ok(())
-            }
+            Some((staging, last)) => self.commit(staging, last),
             None => Ok(()),
         }
+    }
+}
+
+impl<V: SledView> SledTarget<V> {
+    /// Settles the view's own values into `staging` and commits it with
+    /// `last` as the checkpoint.
+    fn commit(&mut self, mut staging: Staging<V::Extra>, last: Position) -> Result<()> {
+        self.view.settle(&mut staging)?;
+        staging.commit(last)?;
+        self.empty = false;
+        Ok(())
     }
 }
 

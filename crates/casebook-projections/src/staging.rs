@@ -12,11 +12,11 @@
 //! empty tree (a generation being built from the start) answers every read
 //! by itself, and nothing in the tree counts until its checkpoint is
 //! there: its commit writes key by key in sorted order, flushes, and only
-//! then writes the checkpoint. Plain
-//! writes build a tree 1.4–1.7× faster than `apply_batch`, and they take
-//! only the shared side of sled's process-wide lock, so the views build in
-//! parallel and never stop the log's appends the way one `apply_batch` of
-//! hundreds of thousands of keys would. A tree found holding keys without
+//! then writes the checkpoint. Plain writes build a tree 1.4–1.7× faster
+//! than `apply_batch`, and they take only the shared side of sled's
+//! process-wide lock, so the views build in parallel and never stop the
+//! log's appends the way one `apply_batch` of hundreds of thousands of keys
+//! would. A tree found holding keys without
 //! a checkpoint is such a commit cut short, and is cleared when opened
 //! (see `sled_view`).
 
@@ -217,7 +217,6 @@ impl<X> Staging<X> {
         match self.writes.get_mut(&key) {
             Some(entry) => entry.0 = staged,
             None => {
-                let new = new || self.empty_tree;
                 self.writes.insert(key, (staged, new));
             }
         }

@@ -388,7 +388,7 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
                 failure.is_none() && spec.log.len().saturating_sub(next) > INLINE_READ_EVENTS_MAX;
             let committed;
             (target, committed) = match apply_blocking(target, batch, more).await {
-                Ok(applied) => applied,
+                Ok(outcome) => outcome,
                 // A rebuilt generation took over and dropped this one's
                 // storage under it: its work is moot, not a failure.
                 Err(_) if retired(role, *generation.borrow()) => return Ok(()),
