@@ -14,6 +14,8 @@
 //! - `keys`: how records and indexes are laid out in one sled tree.
 //! - `writer`: group commit: the writer thread that decides each group.
 //! - `pipeline`: the applier and syncer threads behind the writer.
+//! - `known`: what the writer remembers (an event-id filter, recent stream
+//!   heads) so that deciding seldom reads sled.
 //! - `staging`: one group's decisions, turned into one sled batch.
 //! - `durability`: the fsyncs sled 0.34.7 does not do itself.
 //! - `reader`: every read, the whole-log walk, and `verify`.
@@ -29,6 +31,7 @@ mod durability;
 mod error;
 pub mod event_store;
 mod keys;
+mod known;
 mod pipeline;
 mod reader;
 pub mod record;

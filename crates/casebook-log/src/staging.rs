@@ -8,6 +8,7 @@
 
 use crate::error::{LogError, Result};
 use crate::keys::{self, HeadEntry, IdEntry, StreamHead};
+use crate::known::Known;
 use crate::record::{category_of, seal, NewEvent, Position, PreparedEvent, RecordedEvent};
 use crate::writer::{AppendOutcome, AppendStatus, EventPlace, PreparedPart, WriterState};
 use chrono::{DateTime, Utc};
@@ -28,6 +29,18 @@ pub(crate) struct PendingGroup {
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
     groups: VecDeque<PendingGroup>,
+}
+
+impl PendingGroup {
+    /// The ids the group staged.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = &Uuid> {
+        self.ids.keys()
+    }
+
+    /// The streams whose heads the group changed, with the new heads.
+    pub(crate) fn heads(&self) -> impl Iterator<Item = (&String, &StreamHead)> {
+        self.heads.iter()
+    }
 }
 
 impl Pending {
@@ -66,6 +79,8 @@ pub(crate) struct Staging<'a> {
     tree: &'a sled::Tree,
     /// Groups decided before this one that sled may not hold yet.
     pending: &'a Pending,
+    /// What the writer remembers of every group decided before this one.
+    known: &'a Known,
     batch: sled::Batch,
     state: WriterState,
     recorded_at: DateTime<Utc>,
@@ -90,6 +105,7 @@ impl<'a> Staging<'a> {
     pub(crate) fn new(
         tree: &'a sled::Tree,
         pending: &'a Pending,
+        known: &'a Known,
         mut state: WriterState,
         recorded_at: DateTime<Utc>,
     ) -> Self {
@@ -97,6 +113,7 @@ impl<'a> Staging<'a> {
         Staging {
             tree,
             pending,
+            known,
             batch: sled::Batch::default(),
             state,
             recorded_at,
@@ -284,6 +301,9 @@ impl<'a> Staging<'a> {
         if let Some(entry) = self.pending.id(&id) {
             return Ok(Some(entry));
         }
+        if !self.known.may_hold_id(&id) {
+            return Ok(None);
+        }
         match self.tree.get(keys::event_id(id))? {
             None => Ok(None),
             Some(value) => {
@@ -300,11 +320,15 @@ impl<'a> Staging<'a> {
     /// The stream's head as staged, loading it from the tree on first use.
     fn stream_head(&mut self, stream: &str) -> Result<Option<&StreamHead>> {
         if !self.heads.contains_key(stream) {
-            let known = match self.pending.head(stream) {
+            let remembered = self
+                .known
+                .head(stream)
+                .or_else(|| self.pending.head(stream));
+            let head = match remembered {
                 Some(head) => Some(head.clone()),
                 None => read_stream_head(self.tree, stream)?,
             };
-            self.heads.insert(stream.to_owned(), known);
+            self.heads.insert(stream.to_owned(), head);
         }
         Ok(self.heads.get(stream).and_then(Option::as_ref))
     }

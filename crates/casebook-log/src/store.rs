@@ -10,6 +10,7 @@ use crate::durability::DurableFiles;
 use crate::error::{LogError, Result};
 use crate::event_store::{Direction, EventStore, VerifyReport};
 use crate::keys;
+use crate::known::Known;
 use crate::reader::{AllIter, Reader};
 use crate::record::{
     validate_stream_name, Position, PreparedEvent, RecordedEvent, StreamAppend, GENESIS_HASH,
@@ -209,6 +210,7 @@ impl SledLog {
         db.flush()?;
         let files = DurableFiles::open(&path)?;
         let head = check::check_tail(&tree)?;
+        let known = Known::load(&tree)?;
         let state = WriterState {
             next_position: head.map_or(0, |head| head.position + 1),
             last_hash: head.map_or(GENESIS_HASH, |head| head.hash),
@@ -229,7 +231,14 @@ impl SledLog {
         let writer = std::thread::Builder::new()
             .name("casebook-log-writer".into())
             .spawn(move || {
-                writer::run(writer_shared, files, options.durability, state, receiver);
+                writer::run(
+                    writer_shared,
+                    files,
+                    options.durability,
+                    state,
+                    known,
+                    receiver,
+                );
             })?;
         tracing::info!(path = %path.display(), events = state.next_position, "event log opened");
         Ok(SledLog {
@@ -391,22 +400,24 @@ fn restore_into(
         .open()?;
     let tree = db.open_tree(b"log")?;
     let pending = Pending::default();
+    let mut known = Known::empty();
     let mut state = WriterState {
         next_position: 0,
         last_hash: GENESIS_HASH,
         last_recorded_micros: 0,
     };
     let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-    let mut staging = Staging::new(&tree, &pending, state, epoch);
+    let mut staging = Staging::new(&tree, &pending, &known, state, epoch);
     let mut staged = 0;
     for record in records {
         staging.restore(record?)?;
         staged += 1;
         if staged == RESTORE_BATCH_EVENTS {
-            let (batch, new_state, _) = staging.finish(0);
+            let (batch, new_state, restored) = staging.finish(0);
             tree.apply_batch(batch)?;
+            known.remember(&restored);
             state = new_state;
-            staging = Staging::new(&tree, &pending, state, epoch);
+            staging = Staging::new(&tree, &pending, &known, state, epoch);
             staging.keep_recorded_micros(state.last_recorded_micros);
             staged = 0;
         }

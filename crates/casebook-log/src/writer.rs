@@ -14,6 +14,7 @@
 
 use crate::durability::DurableFiles;
 use crate::error::{LogError, Result};
+use crate::known::Known;
 use crate::pipeline::{GroupJob, Pipeline};
 use crate::record::{truncate_to_micros, ExpectedRevision, Hash, Position, PreparedEvent};
 use crate::staging::{Pending, Staging};
@@ -128,6 +129,7 @@ pub(crate) fn run(
     files: DurableFiles,
     durability: Durability,
     mut state: WriterState,
+    mut known: Known,
     mut requests: mpsc::Receiver<AppendRequest>,
 ) {
     let Some(pipeline) = Pipeline::start(&shared, files, durability) else {
@@ -143,8 +145,9 @@ pub(crate) fn run(
             continue;
         }
         pending.prune(shared.applied_sequence());
-        let job = decide_group(&shared, &pending, &mut state, group, &mut sequence);
+        let job = decide_group(&shared, &pending, &known, &mut state, group, &mut sequence);
         if let Some(overlay) = &job.overlay {
+            known.remember(overlay);
             pending.push(overlay.clone());
         }
         if !pipeline.submit(job) {
@@ -194,12 +197,13 @@ fn collect_group(
 fn decide_group(
     shared: &Shared,
     pending: &Pending,
+    known: &Known,
     state: &mut WriterState,
     group: Vec<AppendRequest>,
     sequence: &mut u64,
 ) -> GroupJob {
     let recorded_at = next_recorded_at(state.last_recorded_micros);
-    let mut staging = Staging::new(&shared.tree, pending, *state, recorded_at);
+    let mut staging = Staging::new(&shared.tree, pending, known, *state, recorded_at);
     let mut answers = Vec::with_capacity(group.len());
     for request in group {
         let outcome = staging.try_append(request.parts);

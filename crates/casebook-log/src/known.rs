@@ -1,0 +1,162 @@
+//! What the writer remembers between groups, so that deciding an append
+//! seldom has to ask sled.
+//!
+//! Deciding an append looks up each event id (is it a retry?) and each
+//! stream's head (does the expected revision hold?). Almost every id is new,
+//! and a sled `get` that finds nothing costs as much as one that finds
+//! something; worse, sled does its lazy node splits and frees old pages on
+//! the thread that reads, so those lookups were most of the writer's time.
+//!
+//! - [`IdFilter`]: a Bloom filter of every event id in the log, built when
+//!   the log opens. "Not in the filter" means "not in the log", so only ids
+//!   that may be repeats (retries, and the filter's rare false positives)
+//!   are looked up in sled, which stays the durable index and the answer.
+//! - Recent stream heads: the head of every stream the writer has changed
+//!   since the log opened, up to [`HEADS_REMEMBERED_MAX`] streams. The
+//!   writer is the log's only writer, so a head it remembers is the head.
+//!   When the map is full it is emptied and refills from use.
+
+use crate::error::Result;
+use crate::keys::{self, StreamHead};
+use crate::staging::PendingGroup;
+use fastbloom::BloomFilter;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Streams whose heads are remembered before the map is emptied. A head
+/// holds at most one chunk of positions (about 1 kB), so this bounds the
+/// map near 16 MB in the worst case and far below it in practice.
+pub(crate) const HEADS_REMEMBERED_MAX: usize = 16 * 1024;
+
+/// The false-positive rate of each layer of the id filter: one lookup in a
+/// thousand of a new id still goes to sled.
+const ID_FALSE_POSITIVE_RATE: f64 = 0.001;
+
+/// Ids the first layer of a filter holds before a new layer is added.
+const ID_LAYER_ITEMS_MIN: usize = 64 * 1024;
+
+/// What the writer knows of the log without reading it.
+#[derive(Debug)]
+pub(crate) struct Known {
+    ids: IdFilter,
+    heads: HashMap<String, StreamHead>,
+}
+
+impl Known {
+    /// What an empty log knows: nothing, and that is all there is.
+    pub(crate) fn empty() -> Self {
+        Known {
+            ids: IdFilter::with_capacity(0),
+            heads: HashMap::new(),
+        }
+    }
+
+    /// Builds the id filter from every id in `tree` (one pass over the id
+    /// index, when the log opens).
+    pub(crate) fn load(tree: &sled::Tree) -> Result<Self> {
+        let mut stored = Vec::new();
+        for key in tree.scan_prefix([keys::EVENT_ID]).keys() {
+            if let Ok(id) = Uuid::from_slice(&key?[1..]) {
+                stored.push(id);
+            }
+        }
+        let mut ids = IdFilter::with_capacity(stored.len());
+        for id in &stored {
+            ids.insert(id);
+        }
+        Ok(Known {
+            ids,
+            heads: HashMap::new(),
+        })
+    }
+
+    /// `false` if no event with this id is in the log or decided for it.
+    pub(crate) fn may_hold_id(&self, id: &Uuid) -> bool {
+        self.ids.may_contain(id)
+    }
+
+    /// The stream's head, if the writer has changed the stream recently.
+    pub(crate) fn head(&self, stream: &str) -> Option<&StreamHead> {
+        self.heads.get(stream)
+    }
+
+    /// Takes in a decided group: its ids and the heads it changed.
+    pub(crate) fn remember(&mut self, group: &PendingGroup) {
+        for id in group.ids() {
+            self.ids.insert(id);
+        }
+        for (stream, head) in group.heads() {
+            if self.heads.len() >= HEADS_REMEMBERED_MAX && !self.heads.contains_key(stream) {
+                self.heads.clear();
+            }
+            self.heads.insert(stream.clone(), head.clone());
+        }
+    }
+}
+
+/// A Bloom filter that grows: when its newest layer is full, a layer twice
+/// as large is added. An id is maybe present if any layer says so.
+#[derive(Debug)]
+struct IdFilter {
+    layers: Vec<BloomFilter>,
+    /// Ids the newest layer was sized for, and how many it holds.
+    newest_capacity: usize,
+    newest_len: usize,
+}
+
+impl IdFilter {
+    fn with_capacity(ids: usize) -> Self {
+        let capacity = (ids * 2).max(ID_LAYER_ITEMS_MIN);
+        IdFilter {
+            layers: vec![new_layer(capacity)],
+            newest_capacity: capacity,
+            newest_len: 0,
+        }
+    }
+
+    fn may_contain(&self, id: &Uuid) -> bool {
+        self.layers.iter().any(|layer| layer.contains(id))
+    }
+
+    fn insert(&mut self, id: &Uuid) {
+        if self.newest_len >= self.newest_capacity {
+            self.newest_capacity *= 2;
+            self.newest_len = 0;
+            self.layers.push(new_layer(self.newest_capacity));
+        }
+        if let Some(layer) = self.layers.last_mut() {
+            layer.insert(id);
+            self.newest_len += 1;
+        }
+    }
+}
+
+fn new_layer(capacity: usize) -> BloomFilter {
+    BloomFilter::with_false_pos(ID_FALSE_POSITIVE_RATE).expected_items(capacity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_growing_filter_never_forgets_an_id() {
+        let mut filter = IdFilter::with_capacity(0);
+        let ids: Vec<Uuid> = (0..(ID_LAYER_ITEMS_MIN * 3) as u128)
+            .map(Uuid::from_u128)
+            .collect();
+        for id in &ids {
+            filter.insert(id);
+        }
+        assert!(filter.layers.len() >= 2, "the filter grew a layer");
+        assert!(ids.iter().all(|id| filter.may_contain(id)));
+        let strangers = (0..10_000u128)
+            .map(|n| Uuid::from_u128(u128::MAX - n))
+            .filter(|id| filter.may_contain(id))
+            .count();
+        assert!(
+            strangers < 100,
+            "{strangers} of 10,000 new ids looked known"
+        );
+    }
+}
