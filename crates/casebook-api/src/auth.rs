@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use casebook_domain::{Lookups, PersonId, Role, RoleGrant};
 use chrono::{DateTime, Utc};
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -50,7 +50,7 @@ impl FromRequestParts<AppState> for Principal {
             .filter(|r| r.is_valid_at(Utc::now()))
             .ok_or(ApiError::Unauthorized)?;
         if let Err(not_until) = state.limiter().check_key(&record.token_id) {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let wait = not_until.wait_time_from(state.limiter().clock().now());
             return Err(ApiError::TooManyRequests {
                 retry_after_s: wait.as_secs().max(1),
             });

@@ -65,8 +65,15 @@ pub fn payload_from_record(
     data: Value,
 ) -> Result<Payload, DomainError> {
     let data = upcast(event_type, schema_version, data)?;
-    let tagged = serde_json::json!({ "type": event_type, "data": data });
-    serde_json::from_value(tagged).map_err(|e| malformed(event_type, e))
+    // The tag goes first, so that serde reads the data straight into its
+    // variant instead of buffering it until it meets the tag (a JSON map
+    // would order "data" before "type").
+    let tagged = [
+        (Value::from("type"), Value::from(event_type)),
+        (Value::from("data"), data),
+    ];
+    let fields = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(tagged.into_iter());
+    Payload::deserialize(fields).map_err(|e| malformed(event_type, e))
 }
 
 /// The record the log should store for `event`.

@@ -26,6 +26,7 @@
 //! forward seek, which sled does fast (its reverse seeks are slow).
 
 use crate::record::{Hash, Position};
+use std::ops::Range;
 use uuid::Uuid;
 
 pub(crate) const RECORD_BLOCK: u8 = b'E';
@@ -96,17 +97,20 @@ pub(crate) fn push_record(block: &mut Vec<u8>, stored: &[u8]) {
     block.extend_from_slice(stored);
 }
 
-/// The stored records of a block, in order; `None` if the framing is broken.
-pub(crate) fn split_record_block(block: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut records = Vec::new();
-    let mut rest = block;
-    while !rest.is_empty() {
-        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-        let record = rest.get(4..4 + len)?;
-        records.push(record);
-        rest = &rest[4 + len..];
+/// Where each stored record of a block lies in it, in order; `None` if the
+/// framing is broken. One pass and one allocation: a read of one record
+/// parses the whole block it is in.
+pub(crate) fn record_block_spans(block: &[u8]) -> Option<Vec<Range<usize>>> {
+    let mut spans = Vec::new();
+    let mut start = 0;
+    while start < block.len() {
+        let len = u32::from_be_bytes(block.get(start..start + 4)?.try_into().ok()?) as usize;
+        let span = start + 4..start + 4 + len;
+        block.get(span.clone())?;
+        start = span.end;
+        spans.push(span);
     }
-    (!records.is_empty()).then_some(records)
+    (!spans.is_empty()).then_some(spans)
 }
 
 /// A list of positions, as stored in chunks and index blocks.
@@ -227,16 +231,18 @@ mod tests {
         let mut block = Vec::new();
         push_record(&mut block, b"first");
         push_record(&mut block, b"second record");
+        let records: Vec<&[u8]> = record_block_spans(&block)
+            .unwrap()
+            .into_iter()
+            .map(|span| &block[span])
+            .collect();
+        assert_eq!(records, vec![&b"first"[..], &b"second record"[..]]);
         assert_eq!(
-            split_record_block(&block).unwrap(),
-            vec![&b"first"[..], &b"second record"[..]]
-        );
-        assert_eq!(
-            split_record_block(&block[..block.len() - 1]),
+            record_block_spans(&block[..block.len() - 1]),
             None,
             "a cut block is refused"
         );
-        assert_eq!(split_record_block(&[]), None);
+        assert_eq!(record_block_spans(&[]), None);
     }
 
     #[test]

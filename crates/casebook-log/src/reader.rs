@@ -42,8 +42,8 @@ struct Block {
 impl Block {
     fn parse(key: &[u8], value: sled::IVec) -> Result<Block> {
         let last = block_key_position(key)?;
-        let spans =
-            record_spans(&value).ok_or_else(|| corrupt(last, "record block framing is broken"))?;
+        let spans = keys::record_block_spans(&value)
+            .ok_or_else(|| corrupt(last, "record block framing is broken"))?;
         Ok(Block { value, spans, last })
     }
 
@@ -72,20 +72,6 @@ impl Block {
     fn stored(&self, index: usize) -> &[u8] {
         &self.value[self.spans[index].clone()]
     }
-}
-
-fn record_spans(value: &[u8]) -> Option<Vec<Range<usize>>> {
-    let records = keys::split_record_block(value)?;
-    let base = value.as_ptr() as usize;
-    Some(
-        records
-            .iter()
-            .map(|record| {
-                let start = record.as_ptr() as usize - base;
-                start..start + record.len()
-            })
-            .collect(),
-    )
 }
 
 fn block_key_position(key: &[u8]) -> Result<Position> {

@@ -21,7 +21,7 @@ use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Redirect, Response};
 use casebook_domain::PersonId;
 use chrono::{DateTime, TimeDelta, Utc};
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use rand::TryRngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -247,7 +247,7 @@ fn rate_limited(state: &AppState, session: &SessionRecord) -> Option<u64> {
         .err()
         .map(|not_until| {
             not_until
-                .wait_time_from(DefaultClock::default().now())
+                .wait_time_from(state.limiter().clock().now())
                 .as_secs()
                 .max(1)
         })
