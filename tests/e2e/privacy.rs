@@ -141,6 +141,15 @@ async fn erasure_shows_when_and_why_and_leaves_no_plaintext_on_disk() {
         "Chủ hộ yêu cầu xoá dữ liệu cá nhân"
     );
     assert!(after.body["erasure"]["erased_at"].is_string());
+    // The case itself did not change, and it was read before: the note
+    // opened then is not served again.
+    let shown = s.get(&case, w.token("committee_in")).await;
+    assert_eq!(shown.status.as_u16(), 200, "{:?}", shown.body);
+    assert!(
+        shown.body["concern"]["personal_note"].is_null(),
+        "{:?}",
+        shown.body
+    );
     // The tip's informant was sealed under the household's key: gone too.
     let read = s
         .post(

@@ -30,6 +30,7 @@
 pub mod auth;
 pub mod body;
 pub mod bootstrap;
+pub mod case_cache;
 pub mod codec;
 pub mod command;
 pub mod config;

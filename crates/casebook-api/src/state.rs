@@ -7,6 +7,7 @@
 //! categories. Commands that change the structure wait until it has folded
 //! their own events, so the next command sees them.
 
+use crate::case_cache::CaseCache;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
@@ -112,6 +113,8 @@ struct Inner {
     metrics: Metrics,
     /// One bucket per token: a leaked token cannot swamp the server.
     limiter: DefaultKeyedRateLimiter<Uuid>,
+    /// Cases read recently, opened and folded.
+    cases: CaseCache,
     /// Cancelled on SIGINT/SIGTERM: live feeds end so the server can drain.
     shutdown: CancellationToken,
 }
@@ -164,6 +167,7 @@ impl AppState {
                 tokens,
                 metrics: Metrics::new()?,
                 limiter: RateLimiter::keyed(quota),
+                cases: CaseCache::default(),
                 config,
                 shutdown,
             }),
@@ -179,6 +183,11 @@ impl AppState {
     /// The views.
     pub fn projections(&self) -> &Projections {
         &self.inner.projections
+    }
+
+    /// Cases read recently, opened and folded.
+    pub fn case_cache(&self) -> &CaseCache {
+        &self.inner.cases
     }
 
     /// The keys that seal residents' personal data.

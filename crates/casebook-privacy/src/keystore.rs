@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chacha20poly1305::aead::{rand_core::RngCore, Aead, KeyInit, OsRng, Payload};
@@ -49,6 +50,8 @@ pub struct KeyStore {
     dir: PathBuf,
     master: MasterKey,
     cache: RwLock<HashMap<Uuid, Arc<DataKey>>>,
+    /// Keys destroyed since the store opened; see [`KeyStore::erasures`].
+    erasures: AtomicU64,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -66,6 +69,7 @@ impl KeyStore {
             dir: dir.to_path_buf(),
             master,
             cache: RwLock::new(HashMap::new()),
+            erasures: AtomicU64::new(0),
         };
         store.finish_interrupted_erasures()?;
         Ok(store)
@@ -87,6 +91,15 @@ impl KeyStore {
         };
         let key = Arc::new(self.unwrap_key(subject, &wrapped)?);
         self.remember(subject, Arc::clone(&key));
+        // `forget` may have run since the tombstone was looked for: it
+        // writes the tombstone before it empties the cache, so a key
+        // remembered after that is found here and dropped again.
+        if self.tombstone(subject).exists() {
+            if let Ok(mut cache) = self.cache.write() {
+                cache.remove(&subject);
+            }
+            return Ok(KeyState::Erased);
+        }
         Ok(KeyState::Present(key))
     }
 
@@ -116,7 +129,18 @@ impl KeyStore {
         if let Ok(mut cache) = self.cache.write() {
             cache.remove(&subject);
         }
-        self.destroy_key_file(subject)
+        let destroyed = self.destroy_key_file(subject);
+        self.erasures.fetch_add(1, Ordering::SeqCst);
+        destroyed
+    }
+
+    /// How many times [`KeyStore::forget`] has run since the store opened.
+    /// It grows only once the key can no longer be read, so data opened
+    /// after reading a count is stale as soon as the count moves: a cache
+    /// of opened data keeps the count it read first and drops what it
+    /// holds when the count differs.
+    pub fn erasures(&self) -> u64 {
+        self.erasures.load(Ordering::SeqCst)
     }
 
     fn cached(&self, subject: Uuid) -> Option<Arc<DataKey>> {
@@ -321,7 +345,9 @@ mod tests {
         let subject = Uuid::new_v4();
         let keys = store(dir.path(), &master);
         let key = keys.key_for_sealing(subject).unwrap();
+        assert_eq!(keys.erasures(), 0);
         assert!(keys.forget(subject).unwrap());
+        assert_eq!(keys.erasures(), 1, "an erasure is counted");
         assert!(
             !keys.forget(subject).unwrap(),
             "a second forget destroys nothing"

@@ -20,6 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{grants_at, Principal};
+use crate::case_cache::LoadedCase;
 use crate::codec::decode_personal;
 use crate::command::read_stream_all;
 use crate::error::{ApiError, Problem};
@@ -28,6 +29,9 @@ use crate::fresh::{MinPosition, Reads};
 use crate::routes::views::doc::FreshParams;
 use crate::state::AppState;
 use crate::visibility::{case_visible, household_visible, redact};
+use casebook_log::EventStore;
+use std::borrow::Cow;
+use std::sync::Arc;
 
 /// A case as the caller may see it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -80,25 +84,47 @@ impl From<AsOfAxis> for casebook_domain::TimeAxis {
 }
 
 /// A case's events and its state, if the caller may see it (else 404).
+/// A case read before and unchanged since comes from the
+/// [`CaseCache`](crate::case_cache::CaseCache); who may see it is decided
+/// on every call.
 pub async fn load_case(
     state: &AppState,
     principal: &Principal,
     concern_id: ConcernId,
-) -> Result<(Vec<(casebook_log::RecordedEvent, Event)>, Concern), ApiError> {
-    let history = read_stream_all(state, &concern_id.stream()).await?;
-    let events = history
-        .into_iter()
-        .map(|r| decode_personal(&r, state.keys()).map(|e| (r, e)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let concern: Option<Concern> = fold(events.iter().map(|(_, e)| e));
+) -> Result<Arc<LoadedCase>, ApiError> {
     let not_found = || ApiError::not_found(format!("concern {concern_id}"));
-    let concern = concern.ok_or_else(not_found)?;
+    let stream = concern_id.stream();
+    let erasures = state.keys().erasures();
+    let revision = state
+        .log()
+        .stream_revision(&stream)
+        .await?
+        .ok_or_else(not_found)?;
+    let cached = state.case_cache().get(concern_id, revision, erasures);
+    let case = match cached {
+        Some(case) => case,
+        None => {
+            let history = read_stream_all(state, &stream).await?;
+            let events = history
+                .into_iter()
+                .map(|r| decode_personal(&r, state.keys()).map(|e| (r, e)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let concern: Option<Concern> = fold(events.iter().map(|(_, e)| e));
+            let case = Arc::new(LoadedCase::new(
+                events,
+                concern.ok_or_else(not_found)?,
+                erasures,
+            ));
+            state.case_cache().put(concern_id, Arc::clone(&case));
+            case
+        }
+    };
     let directory = state.directory()?;
     let ctx = Context::new(principal.person_id, Utc::now(), state.policy(), &*directory);
-    if !case_visible(&ctx, &concern) {
+    if !case_visible(&ctx, &case.concern) {
         return Err(not_found());
     }
-    Ok((events, concern))
+    Ok(case)
 }
 
 /// A case's personal note as those who may see the case are shown it.
@@ -161,22 +187,23 @@ pub async fn get_case(
     ApiQuery(query): ApiQuery<CaseQuery>,
 ) -> Result<Response, ApiError> {
     min.wait(&state, Reads::Directory).await?;
-    let (events, current) = load_case(&state, &principal, ConcernId(concern_id)).await?;
-    let revision = events.last().map_or(0, |(r, _)| r.revision);
+    let case = load_case(&state, &principal, ConcernId(concern_id)).await?;
+    let revision = case.revision;
     if query.axis.is_some() && query.as_of.is_none() {
         return Err(ApiError::bad_request("axis", "`axis` needs `as_of`"));
     }
     let concern = match query.as_of {
         Some(as_of) => {
             let axis = query.axis.unwrap_or(AsOfAxis::Recorded).into();
-            casebook_domain::fold_as_of::<Option<Concern>>(
-                events.iter().map(|(_, e)| e),
+            let then = casebook_domain::fold_as_of::<Option<Concern>>(
+                case.events.iter().map(|(_, e)| e),
                 axis,
                 as_of,
             )
-            .ok_or_else(|| ApiError::not_found(format!("concern {concern_id} as of {as_of}")))?
+            .ok_or_else(|| ApiError::not_found(format!("concern {concern_id} as of {as_of}")))?;
+            Cow::Owned(then)
         }
-        None => current,
+        None => Cow::Borrowed(&case.concern),
     };
     let view = CaseView {
         deadline_status: state.policy().deadline_status(&concern, Utc::now()),
@@ -260,8 +287,9 @@ pub async fn get_history(
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
     min.wait(&state, Reads::Directory).await?;
-    let (events, concern) = load_case(&state, &principal, ConcernId(concern_id)).await?;
-    let reveal = redact(principal.person_id, &concern)
+    let case = load_case(&state, &principal, ConcernId(concern_id)).await?;
+    let (events, concern) = (&case.events, &case.concern);
+    let reveal = redact(principal.person_id, concern)
         .sealed_informant
         .is_some();
     let limit = query

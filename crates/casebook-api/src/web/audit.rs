@@ -222,9 +222,10 @@ pub async fn case_as_of(
     }
     let concern_id = parse_case_id(lang, &concern_id)?;
     let viewer = auditor(&state, &user).lang(lang)?;
-    let (events, _) = load_case(&state, &user.principal, concern_id)
+    let case = load_case(&state, &user.principal, concern_id)
         .await
         .lang(lang)?;
+    let events = &case.events;
     let tz = state.policy().time_zone;
     let now = Utc::now();
     let at = match query.at.as_deref().filter(|a| !a.trim().is_empty()) {
@@ -250,7 +251,7 @@ pub async fn case_as_of(
             .is_some()
     });
     let mut timeline = Vec::new();
-    for (recorded, event) in &events {
+    for (recorded, event) in events {
         let entry = history_event(&*directory, recorded, event, reveal).lang(lang)?;
         timeline.push((
             axis.time_of(event) <= at,

@@ -990,13 +990,14 @@ async fn case_page_with(
 ) -> PageResult {
     let lang = user.lang;
     let viewer = Viewer::load(state, user.principal.person_id).lang(lang)?;
-    let (events, concern) = load_case(state, &user.principal, concern_id)
+    let case = load_case(state, &user.principal, concern_id)
         .await
         .lang(lang)?;
+    let (events, concern) = (&case.events, &case.concern);
     let revision = events.last().map_or(0, |(r, _)| r.revision);
     let now = Utc::now();
     let directory = state.directory().lang(lang)?;
-    let reveal = redact(user.principal.person_id, &concern)
+    let reveal = redact(user.principal.person_id, concern)
         .sealed_informant
         .is_some();
     let timeline = events
@@ -1008,7 +1009,7 @@ async fn case_page_with(
         .map(|event| timeline_item(state, lang, event))
         .collect();
     let ctx = Context::new(user.principal.person_id, now, state.policy(), &*directory);
-    let steps = allowed_steps(&concern, &ctx)
+    let steps = allowed_steps(concern, &ctx)
         .into_iter()
         .map(|step| StepForm {
             slug: step.slug(),
@@ -1023,7 +1024,7 @@ async fn case_page_with(
         &*directory,
         lang,
         user.principal.person_id,
-        &concern,
+        concern,
         revision,
         now,
     );
@@ -1032,17 +1033,17 @@ async fn case_page_with(
         &*directory,
         lang,
         state.policy().time_zone,
-        personal_note(&*directory, &events, &concern),
+        personal_note(&*directory, events, concern),
     );
     let page = CasePage {
         c: &chrome,
         note,
-        may_read_informant: may_read_informant(user.principal.person_id, &concern),
+        may_read_informant: may_read_informant(user.principal.person_id, concern),
         read_command_id: Uuid::new_v4().to_string(),
         case,
         timeline,
         steps,
-        choices: choices_for(state, &*directory, lang, &viewer, &concern),
+        choices: choices_for(state, &*directory, lang, &viewer, concern),
         current_topic: concern.topic.to_string(),
         current_priority: snake(&concern.priority),
         auditor: viewer.is_auditor(),
