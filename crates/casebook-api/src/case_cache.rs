@@ -79,3 +79,58 @@ impl CaseCache {
         entries.insert(id, case);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn case(id: ConcernId, revision: u64, erasures: u64) -> Arc<LoadedCase> {
+        let concern: Concern = serde_json::from_value(serde_json::json!({
+            "id": id.0, "status": "reported",
+            "subject": {"household": {"household_id": Uuid::new_v4()}},
+            "hamlet_id": Uuid::new_v4(), "coordinates": null, "kind": "concern",
+            "topic": "health", "priority": "normal", "confidentiality": "normal",
+            "sealed_informant": null, "text": "Đường ngập nước",
+            "reported_by": Uuid::new_v4(), "reported_at": "2026-11-28T16:48:18Z",
+            "handling_unit_id": Uuid::new_v4(), "assignee": null, "deadline": null,
+            "paused_since": null, "escalations": [], "referrals": [],
+            "actions_recorded": 0, "outcome": null, "feedback": null,
+            "appeals": 0, "reopenings": 0, "merged_into": null
+        }))
+        .unwrap();
+        Arc::new(LoadedCase {
+            events: Vec::new(),
+            concern,
+            revision,
+            erasures,
+        })
+    }
+
+    #[test]
+    fn a_case_is_served_only_at_its_revision_and_before_any_erasure() {
+        let cache = CaseCache::default();
+        let id = ConcernId(Uuid::new_v4());
+        cache.put(id, case(id, 3, 7));
+        assert!(cache.get(id, 3, 7).is_some());
+        assert!(cache.get(id, 4, 7).is_none(), "the case moved on");
+        assert!(cache.get(id, 3, 8).is_none(), "something was erased since");
+        assert!(cache.get(ConcernId(Uuid::new_v4()), 3, 7).is_none());
+    }
+
+    #[test]
+    fn a_full_cache_empties_and_refills() {
+        let cache = CaseCache::default();
+        let first = ConcernId(Uuid::new_v4());
+        cache.put(first, case(first, 0, 0));
+        for _ in 1..CASES_CACHED_MAX {
+            let id = ConcernId(Uuid::new_v4());
+            cache.put(id, case(id, 0, 0));
+        }
+        assert!(cache.get(first, 0, 0).is_some(), "not full yet");
+        let newest = ConcernId(Uuid::new_v4());
+        cache.put(newest, case(newest, 0, 0));
+        assert!(cache.get(first, 0, 0).is_none(), "emptied when full");
+        assert!(cache.get(newest, 0, 0).is_some());
+    }
+}
