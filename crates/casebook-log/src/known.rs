@@ -52,17 +52,14 @@ impl Known {
     }
 
     /// Builds the id filter from every id in `tree` (one pass over the id
-    /// index, when the log opens).
-    pub(crate) fn load(tree: &sled::Tree) -> Result<Self> {
-        let mut stored = Vec::new();
+    /// index, when the log opens), sized for the log's `events`: each event
+    /// has one id.
+    pub(crate) fn load(tree: &sled::Tree, events: u64) -> Result<Self> {
+        let mut ids = IdFilter::with_capacity(usize::try_from(events).unwrap_or(usize::MAX));
         for key in tree.scan_prefix([keys::EVENT_ID]).keys() {
             if let Ok(id) = Uuid::from_slice(&key?[1..]) {
-                stored.push(id);
+                ids.insert(&id);
             }
-        }
-        let mut ids = IdFilter::with_capacity(stored.len());
-        for id in &stored {
-            ids.insert(id);
         }
         Ok(Known {
             ids,
@@ -106,7 +103,7 @@ struct IdFilter {
 
 impl IdFilter {
     fn with_capacity(ids: usize) -> Self {
-        let capacity = (ids * 2).max(ID_LAYER_ITEMS_MIN);
+        let capacity = ids.saturating_mul(2).max(ID_LAYER_ITEMS_MIN);
         IdFilter {
             layers: vec![new_layer(capacity)],
             newest_capacity: capacity,

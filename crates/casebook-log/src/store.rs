@@ -210,12 +210,12 @@ impl SledLog {
         db.flush()?;
         let files = DurableFiles::open(&path)?;
         let head = check::check_tail(&tree)?;
-        let known = Known::load(&tree)?;
         let state = WriterState {
             next_position: head.map_or(0, |head| head.position + 1),
             last_hash: head.map_or(GENESIS_HASH, |head| head.hash),
             last_recorded_micros: head.map_or(i64::MIN, |head| head.recorded_at_micros),
         };
+        let known = Known::load(&tree, state.next_position)?;
         let (durable_len_watch, _) = watch::channel(state.next_position);
         let shared = Arc::new(Shared {
             db,

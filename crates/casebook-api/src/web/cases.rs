@@ -993,8 +993,7 @@ async fn case_page_with(
     let case = load_case(state, &user.principal, concern_id)
         .await
         .lang(lang)?;
-    let (events, concern) = (&case.events, &case.concern);
-    let revision = events.last().map_or(0, |(r, _)| r.revision);
+    let (events, concern, revision) = (&case.events, &case.concern, case.revision);
     let now = Utc::now();
     let directory = state.directory().lang(lang)?;
     let reveal = redact(user.principal.person_id, concern)
