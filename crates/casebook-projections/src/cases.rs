@@ -23,10 +23,12 @@ use casebook_domain::{
 use casebook_log::Position;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::decode::Decoded;
 use crate::error::{ProjectionError, Result};
 use crate::keys::{id, key, prefix_end, time, time_desc};
+use crate::row_cache::{DecodedRow, RenderedJson, RowCache};
 use crate::sled_view::SledView;
 use crate::staging::{Source, Staging};
 use crate::units;
@@ -265,17 +267,43 @@ impl CaseFilter {
 }
 
 /// One case in a list, with where its deadline stands at the query's `now`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct CaseItem {
     /// The case.
-    #[serde(flatten)]
-    pub row: CaseRow,
+    pub row: Arc<CaseRow>,
+    /// Its case (`row.concern`) as JSON, rendered once per version of the
+    /// row: an answer writes it as is.
+    pub concern_json: RenderedJson,
     /// Its deadline at `now`.
     pub deadline_status: DeadlineStatus,
 }
 
+impl CaseItem {
+    /// A row read other than through a list (a search hit), with its
+    /// deadline status.
+    pub fn new(row: CaseRow, deadline_status: DeadlineStatus) -> Result<Self> {
+        Ok(Self::decoded(DecodedRow::new(row)?, deadline_status))
+    }
+
+    fn decoded(decoded: DecodedRow, deadline_status: DeadlineStatus) -> Self {
+        Self {
+            row: decoded.row,
+            concern_json: decoded.concern_json,
+            deadline_status,
+        }
+    }
+}
+
+/// Items are equal when their rows and deadline states are: the rendered
+/// JSON is made from the row.
+impl PartialEq for CaseItem {
+    fn eq(&self, other: &Self) -> bool {
+        self.row == other.row && self.deadline_status == other.deadline_status
+    }
+}
+
 /// One page of a list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CasePage {
     /// The cases, in the requested order.
     pub items: Vec<CaseItem>,
@@ -288,9 +316,12 @@ pub fn get(tree: &sled::Tree, case: casebook_domain::ConcernId) -> Result<Option
     tree.read(CasesView::NAME, &key(TAG_CASE, &[&id(case.0)]))
 }
 
-/// One page of cases.
+/// One page of cases; rows come from `rows` when it holds the bytes the
+/// view holds.
+#[allow(clippy::too_many_arguments)]
 pub fn list(
     tree: &sled::Tree,
+    rows: &RowCache,
     policy: &Policy,
     filter: &CaseFilter,
     sort: CaseSort,
@@ -323,13 +354,12 @@ pub fn list(
         };
         scanned += 1;
         let case = crate::keys::uuid_from(&sort_key[8..]).ok_or(ProjectionError::BadCursor)?;
-        if let Some(row) = get(tree, casebook_domain::ConcernId(case))? {
-            let status = policy.deadline_status(&row.concern, now);
-            if filter.keeps(&row, status) {
-                items.push(CaseItem {
-                    row,
-                    deadline_status: status,
-                });
+        let case = casebook_domain::ConcernId(case);
+        if let Some(stored) = tree.get(key(TAG_CASE, &[&id(case.0)]))? {
+            let decoded = rows.row(case, stored)?;
+            let status = policy.deadline_status(&decoded.row.concern, now);
+            if filter.keeps(&decoded.row, status) {
+                items.push(CaseItem::decoded(decoded, status));
             }
         }
         last = Some(sort_key);

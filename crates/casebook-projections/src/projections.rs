@@ -17,6 +17,7 @@ use crate::feed::Feed;
 use crate::figures::{self, FiguresReport, FiguresView, Granularity};
 use crate::households::{self, HouseholdRow, HouseholdsView};
 use crate::members::{self, MemberWorkload, MembersView};
+use crate::row_cache::RowCache;
 use crate::search::{self, SearchFactory, SearchHit, SearchServing, SearchTarget};
 use crate::sled_view::{SledFactory, SledTarget, SledView};
 use crate::units;
@@ -77,6 +78,8 @@ struct Inner {
     log: SledLog,
     policy: Policy,
     cases: Arc<Slot<sled::Tree>>,
+    /// The case rows lists read recently, decoded.
+    case_rows: RowCache,
     figures: Arc<Slot<sled::Tree>>,
     households: Arc<Slot<sled::Tree>>,
     members: Arc<Slot<sled::Tree>>,
@@ -235,6 +238,7 @@ impl Projections {
                 log,
                 policy,
                 cases,
+                case_rows: RowCache::default(),
                 figures,
                 households,
                 members,
@@ -421,7 +425,17 @@ impl Projections {
         now: DateTime<Utc>,
     ) -> Result<CasePage> {
         let tree = self.inner.cases.serving();
-        cases::list(&tree, &self.inner.policy, filter, sort, limit, cursor, now)
+        let rows = &self.inner.case_rows;
+        cases::list(
+            &tree,
+            rows,
+            &self.inner.policy,
+            filter,
+            sort,
+            limit,
+            cursor,
+            now,
+        )
     }
 
     /// The resolution figures of `unit`'s jurisdiction for the days

@@ -18,7 +18,8 @@ use casebook_domain::{
     Priority, Status, TopicCode, UnitId,
 };
 use casebook_projections::{
-    CaseFilter, CaseItem, CaseRow, CaseSort, DeadlineFilter, ProjectionError, SEARCH_HITS_MAX,
+    CaseFilter, CaseItem, CaseRow, CaseSort, DeadlineFilter, ProjectionError, RenderedJson,
+    SEARCH_HITS_MAX,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -60,7 +61,7 @@ pub struct CaseSummary {
     /// The case's state. Lists never show a tip's sealed informant (read
     /// the case itself for that).
     #[schema(value_type = Object)]
-    pub concern: casebook_domain::Concern,
+    pub concern: RenderedJson,
     /// The units from the root down to the case's hamlet.
     #[schema(value_type = Vec<Uuid>)]
     pub unit_path: Vec<UnitId>,
@@ -111,13 +112,14 @@ impl CaseList {
 fn summary(item: CaseItem, search: Option<SearchMatch>) -> CaseSummary {
     let CaseItem {
         row,
+        concern_json,
         deadline_status,
     } = item;
     CaseSummary {
-        concern: row.concern,
-        unit_path: row.unit_path,
+        concern: concern_json,
+        unit_path: row.unit_path.clone(),
         updated_at: row.updated_at,
-        last_event_type: row.last_event_type,
+        last_event_type: row.last_event_type.clone(),
         position: row.position,
         deadline_status,
         search,
@@ -442,10 +444,7 @@ fn search(
             score: hit.score,
             snippet: hit.snippet,
         };
-        let item = CaseItem {
-            row,
-            deadline_status,
-        };
+        let item = CaseItem::new(row, deadline_status)?;
         kept.push(summary(item, Some(found)));
     }
     let more = kept.len() > offset + query.limit;
