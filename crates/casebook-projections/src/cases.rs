@@ -271,26 +271,35 @@ impl CaseFilter {
 pub struct CaseItem {
     /// The case.
     pub row: Arc<CaseRow>,
-    /// Its case (`row.concern`) as JSON, rendered once per version of the
-    /// row: an answer writes it as is.
-    pub concern_json: RenderedJson,
     /// Its deadline at `now`.
     pub deadline_status: DeadlineStatus,
+    decoded: DecodedRow,
 }
 
 impl CaseItem {
     /// A row read other than through a list (a search hit), with its
     /// deadline status.
-    pub fn new(row: CaseRow, deadline_status: DeadlineStatus) -> Result<Self> {
-        Ok(Self::decoded(DecodedRow::new(row)?, deadline_status))
+    pub fn new(row: CaseRow, deadline_status: DeadlineStatus) -> Self {
+        Self::decoded(DecodedRow::new(row), deadline_status)
     }
 
     fn decoded(decoded: DecodedRow, deadline_status: DeadlineStatus) -> Self {
         Self {
-            row: decoded.row,
-            concern_json: decoded.concern_json,
+            row: decoded.row.clone(),
             deadline_status,
+            decoded,
         }
+    }
+
+    /// Its case (`row.concern`) as JSON, rendered once per version of the
+    /// row while the row stays in the cache: an answer writes it as is.
+    pub fn concern_json(&self) -> Result<RenderedJson> {
+        self.decoded.concern_json()
+    }
+
+    /// Its units (`row.unit_path`) as JSON, likewise.
+    pub fn unit_path_json(&self) -> Result<RenderedJson> {
+        self.decoded.unit_path_json()
     }
 }
 

@@ -10,7 +10,7 @@
 //! reference-counted buffer, kept without a copy.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use casebook_domain::ConcernId;
 use serde::{Serialize, Serializer};
@@ -48,13 +48,21 @@ impl Serialize for RenderedJson {
     }
 }
 
-/// A row as decoded from its bytes, with its case rendered.
+/// A row as decoded from its bytes. Its largest parts are rendered as JSON
+/// when first asked for, once: an answer over HTTP asks, a page of the
+/// web or a query in process does not.
 #[derive(Debug, Clone)]
 pub struct DecodedRow {
     /// The row.
     pub row: Arc<CaseRow>,
-    /// Its case (`row.concern`) as JSON.
-    pub concern_json: RenderedJson,
+    rendered: Arc<Rendered>,
+}
+
+/// The parts of a row rendered so far.
+#[derive(Debug, Default)]
+struct Rendered {
+    concern: OnceLock<RenderedJson>,
+    unit_path: OnceLock<RenderedJson>,
 }
 
 impl DecodedRow {
@@ -65,17 +73,35 @@ impl DecodedRow {
                 view: CasesView::NAME,
                 reason: e.to_string(),
             })?;
-        Self::new(row)
+        Ok(Self::new(row))
     }
 
-    /// A row, with its case rendered.
-    pub fn new(row: CaseRow) -> Result<Self> {
-        let concern_json = RenderedJson::of(&row.concern)?;
-        Ok(Self {
+    /// A row, nothing rendered yet.
+    pub fn new(row: CaseRow) -> Self {
+        Self {
             row: Arc::new(row),
-            concern_json,
-        })
+            rendered: Arc::default(),
+        }
     }
+
+    /// The row's case (`row.concern`) as JSON.
+    pub fn concern_json(&self) -> Result<RenderedJson> {
+        render_once(&self.rendered.concern, &self.row.concern)
+    }
+
+    /// The row's units (`row.unit_path`) as JSON.
+    pub fn unit_path_json(&self) -> Result<RenderedJson> {
+        render_once(&self.rendered.unit_path, &self.row.unit_path)
+    }
+}
+
+/// `value` as JSON, rendered into `cell` the first time.
+fn render_once<T: Serialize>(cell: &OnceLock<RenderedJson>, value: &T) -> Result<RenderedJson> {
+    if let Some(rendered) = cell.get() {
+        return Ok(rendered.clone());
+    }
+    let rendered = RenderedJson::of(value)?;
+    Ok(cell.get_or_init(|| rendered).clone())
 }
 
 struct Entry {
@@ -155,8 +181,18 @@ mod tests {
         let after = cache.row(case, stored(&moved)).unwrap();
         assert!(!Arc::ptr_eq(&first.row, &after.row));
         assert_eq!(*after.row, moved, "the row the view holds now");
-        let rendered: serde_json::Value = serde_json::from_str(after.concern_json.get()).unwrap();
+        let concern_json = after.concern_json().unwrap();
+        let rendered: serde_json::Value = serde_json::from_str(concern_json.get()).unwrap();
         assert_eq!(rendered, serde_json::to_value(&moved.concern).unwrap());
+        let again = cache
+            .row(case, stored(&moved))
+            .unwrap()
+            .concern_json()
+            .unwrap();
+        assert!(Arc::ptr_eq(&concern_json.0, &again.0), "rendered once");
+        let unit_path_json = after.unit_path_json().unwrap();
+        let units: serde_json::Value = serde_json::from_str(unit_path_json.get()).unwrap();
+        assert_eq!(units, serde_json::to_value(&moved.unit_path).unwrap());
     }
 
     #[test]

@@ -28,6 +28,7 @@
 //! since units never move).
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -41,7 +42,7 @@ use tantivy::query::{BooleanQuery, Occur, Query, TermQuery, TermSetQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema, Value, STORED, STRING, TEXT};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
-use tantivy::{Searcher, Term};
+use tantivy::{FutureResult, Opstamp, Searcher, Term};
 use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
 
@@ -178,6 +179,9 @@ pub struct SearchTarget {
     committed_at: Instant,
     /// The last position applied, committed or not.
     last_applied: Option<Position>,
+    /// A commit still being written by tantivy's own thread, and how many
+    /// of the recent documents it holds.
+    writing: Option<(FutureResult<Opstamp>, usize)>,
 }
 
 impl std::fmt::Debug for SearchTarget {
@@ -205,6 +209,7 @@ impl Target for SearchTarget {
     }
 
     fn apply(&mut self, events: &Batch, more: bool) -> Result<Option<Position>> {
+        self.collect_written()?;
         let Some(last) = events.last() else {
             return Ok(None);
         };
@@ -227,8 +232,12 @@ impl Target for SearchTarget {
         self.uncommitted += events.len() as u64;
         self.last_applied = Some(last.position);
         let due = recent > 0 && self.committed_at.elapsed() >= COMMIT_INTERVAL;
-        if catching_up || due || recent >= RECENT_DOCS_MAX || self.uncommitted >= COMMIT_EVENTS_MAX
-        {
+        if catching_up {
+            // Not in memory: searchable only once committed, so wait.
+            self.commit(last.position)?;
+            self.wait_written()?;
+        } else if due || recent >= RECENT_DOCS_MAX || self.uncommitted >= COMMIT_EVENTS_MAX {
+            // In memory until then: the commit is written meanwhile.
             self.commit(last.position)?;
         }
         Ok(Some(last.position))
@@ -239,10 +248,10 @@ impl Target for SearchTarget {
     }
 
     fn close(&mut self) -> Result<()> {
-        match self.last_applied {
-            Some(last) if self.uncommitted > 0 => self.commit(last),
-            _ => Ok(()),
+        if let Some(last) = self.last_applied.filter(|_| self.uncommitted > 0) {
+            self.commit(last)?;
         }
+        self.wait_written()
     }
 }
 
@@ -285,16 +294,56 @@ impl SearchTarget {
         }))
     }
 
-    /// Commits with `checkpoint` as the payload, then serves the committed
-    /// index in place of the memory.
+    /// Starts a commit of everything applied, with `checkpoint` as the
+    /// payload, after the one still being written (tantivy writes one at a
+    /// time). The documents are flushed here; tantivy's own thread then
+    /// writes and syncs the commit while the worker goes on applying, and
+    /// [`SearchTarget::collect_written`] serves it once it is done.
     fn commit(&mut self, checkpoint: Position) -> Result<()> {
+        self.wait_written()?;
+        let held = self.serving.recent().len();
         let mut commit = self.writer.prepare_commit()?;
         commit.set_payload(&checkpoint.to_string());
-        commit.commit()?;
-        self.serving.reader.reload()?;
-        self.serving.recent_mut().clear();
+        self.writing = Some((commit.commit_future(), held));
         self.uncommitted = 0;
         self.committed_at = Instant::now();
+        Ok(())
+    }
+
+    /// Serves the commit being written if it is done, without waiting.
+    fn collect_written(&mut self) -> Result<()> {
+        let Some((future, held)) = self.writing.as_mut() else {
+            return Ok(());
+        };
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::pin::Pin::new(future).poll(&mut context) {
+            std::task::Poll::Pending => Ok(()),
+            std::task::Poll::Ready(result) => {
+                let held = *held;
+                self.writing = None;
+                result?;
+                self.serve_written(held)
+            }
+        }
+    }
+
+    /// Waits for the commit being written, and serves it.
+    fn wait_written(&mut self) -> Result<()> {
+        let Some((future, held)) = self.writing.take() else {
+            return Ok(());
+        };
+        // Not `FutureResult::wait`: it refuses a future already polled.
+        futures::executor::block_on(future)?;
+        self.serve_written(held)
+    }
+
+    /// Serves the committed index in place of the first `held` recent
+    /// documents, which it holds now.
+    fn serve_written(&mut self, held: usize) -> Result<()> {
+        self.serving.reader.reload()?;
+        let mut recent = self.serving.recent_mut();
+        let held = held.min(recent.len());
+        recent.drain(..held);
         Ok(())
     }
 }
@@ -334,6 +383,7 @@ impl Factory<SearchTarget> for SearchFactory {
             writer,
             uncommitted: 0,
             committed_at: Instant::now(),
+            writing: None,
             last_applied: None,
         })
     }
@@ -577,4 +627,77 @@ pub fn contents(serving: &SearchServing) -> Result<Vec<[String; 3]>> {
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::feed::Feed;
+    use crate::testkit::{appends, Generator, Shape};
+    use casebook_log::SledLog;
+
+    fn reports(batch: &Batch) -> usize {
+        batch
+            .events()
+            .filter(|e| matches!(e.event.payload, Payload::ConcernReported(_)))
+            .count()
+    }
+
+    fn committed(target: &SearchTarget) -> u64 {
+        target.serving.reader.searcher().num_docs()
+    }
+
+    #[tokio::test]
+    async fn live_documents_stay_searchable_while_their_commit_is_written_and_are_held_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = SledLog::open(tmp.path().join("log")).unwrap();
+        let mut generator = Generator::new(7, Shape::small());
+        let events = generator.events(600);
+        for parts in appends(&events, 64) {
+            log.append_multi(parts).await.unwrap();
+        }
+        let feed = Feed::new(log.clone());
+        let first = feed.read(0, 300).unwrap();
+        let second = feed.read(300, 300).unwrap();
+        let (first_last, second_last) = (
+            first.last().unwrap().position,
+            second.last().unwrap().position,
+        );
+        assert!(reports(&first) > 0 && reports(&second) > 0);
+        let factory = SearchFactory {
+            root: tmp.path().join("search"),
+        };
+        let mut target = factory.open(1, 0).unwrap();
+
+        // Live batches (small, nothing more waiting): held in memory.
+        target.apply(&first, false).unwrap();
+        assert_eq!(target.serving.recent().len(), reports(&first));
+        // A commit starts; what is applied meanwhile stays in memory.
+        target.commit(first_last).unwrap();
+        target.apply(&second, false).unwrap();
+        target.wait_written().unwrap();
+        assert_eq!(committed(&target), reports(&first) as u64);
+        let recent: Vec<ConcernId> = target.serving.recent().iter().map(|d| d.case_id).collect();
+        let second_cases: Vec<ConcernId> = second
+            .events()
+            .filter(|e| matches!(e.event.payload, Payload::ConcernReported(_)))
+            .filter_map(|e| match e.stream {
+                StreamId::Concern(case) => Some(case),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(recent, second_cases, "only what the commit does not hold");
+        assert_eq!(target.checkpoint().unwrap(), Some(first_last));
+
+        // Closing commits the rest and waits for it.
+        target.close().unwrap();
+        assert!(target.serving.recent().is_empty());
+        drop(target);
+        let reopened = factory.open(1, 0).unwrap();
+        assert_eq!(reopened.checkpoint().unwrap(), Some(second_last));
+        let all = (reports(&first) + reports(&second)) as u64;
+        assert_eq!(committed(&reopened), all);
+    }
 }

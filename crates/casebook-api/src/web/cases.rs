@@ -305,7 +305,7 @@ fn list_cases(
                 if let Some(row) = projections.case(hit.case_id).map_err(view_error)? {
                     let status = state.policy().deadline_status(&row.concern, now);
                     if keeps(&filter, &row.concern, status) {
-                        items.push(CaseItem::new(row, status).map_err(view_error)?);
+                        items.push(CaseItem::new(row, status));
                     }
                 }
             }

@@ -12,14 +12,15 @@
 //! come back short with a `next_cursor`, like a page of the view itself.
 
 use axum::extract::State;
-use axum::Json;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use casebook_domain::{
     Assignee, CommitteeId, ConcernKind, Context, DeadlineStatus, HouseholdId, Lookups, PersonId,
     Priority, Status, TopicCode, UnitId,
 };
 use casebook_projections::{
-    CaseFilter, CaseItem, CaseRow, CaseSort, DeadlineFilter, ProjectionError, RenderedJson,
-    SEARCH_HITS_MAX,
+    CaseFilter, CaseItem, CasePage, CaseRow, CaseSort, DeadlineFilter, ProjectionError,
+    RenderedJson, SEARCH_HITS_MAX,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -64,7 +65,7 @@ pub struct CaseSummary {
     pub concern: RenderedJson,
     /// The units from the root down to the case's hamlet.
     #[schema(value_type = Vec<Uuid>)]
-    pub unit_path: Vec<UnitId>,
+    pub unit_path: RenderedJson,
     /// When the log recorded its last event.
     pub updated_at: DateTime<Utc>,
     /// Its last event's type.
@@ -107,23 +108,45 @@ impl CaseList {
             next_cursor: None,
         }
     }
+
+    /// The answer's size, nearly: the rendered parts, and a little for the
+    /// rest of each item, so the body is written without growing.
+    fn size_hint(&self) -> usize {
+        let rendered = |item: &CaseSummary| item.concern.get().len() + item.unit_path.get().len();
+        self.items
+            .iter()
+            .map(|item| rendered(item) + ITEM_FIELDS_BYTES)
+            .sum::<usize>()
+            + ITEM_FIELDS_BYTES
+    }
 }
 
-fn summary(item: CaseItem, search: Option<SearchMatch>) -> CaseSummary {
-    let CaseItem {
-        row,
-        concern_json,
-        deadline_status,
-    } = item;
-    CaseSummary {
-        concern: concern_json,
-        unit_path: row.unit_path.clone(),
-        updated_at: row.updated_at,
-        last_event_type: row.last_event_type.clone(),
-        position: row.position,
-        deadline_status,
-        search,
+/// Bytes of an item's fields besides its rendered case and units (the
+/// times, the event type, the position, the deadline state, a search match).
+const ITEM_FIELDS_BYTES: usize = 256;
+
+/// A list is written into a buffer of about its size (it is tens of
+/// kilobytes, and a growing buffer would copy it again and again).
+impl IntoResponse for CaseList {
+    fn into_response(self) -> Response {
+        let mut body = Vec::with_capacity(self.size_hint());
+        match serde_json::to_writer(&mut body, &self) {
+            Ok(()) => ([(CONTENT_TYPE, "application/json")], body).into_response(),
+            Err(error) => ApiError::Internal(format!("writing a list: {error}")).into_response(),
+        }
     }
+}
+
+fn summary(item: CaseItem, search: Option<SearchMatch>) -> Result<CaseSummary, ApiError> {
+    Ok(CaseSummary {
+        concern: item.concern_json()?,
+        unit_path: item.unit_path_json()?,
+        updated_at: item.row.updated_at,
+        last_event_type: item.row.last_event_type.clone(),
+        position: item.row.position,
+        deadline_status: item.deadline_status,
+        search,
+    })
 }
 
 /// The filters, order and page of a list, as asked.
@@ -229,7 +252,7 @@ pub async fn list_concerns(
     principal: Principal,
     min: MinPosition,
     mut params: Params,
-) -> Result<Json<CaseList>, ApiError> {
+) -> Result<CaseList, ApiError> {
     let unit = params.uuid("unit")?.map(UnitId);
     let q = params.one("q")?;
     let query = list_query(&mut params, &state, principal.person_id)?;
@@ -263,7 +286,6 @@ pub async fn list_concerns(
         }
     })
     .await
-    .map(Json)
 }
 
 /// One household's cases, with the same filters, order and paging as the list.
@@ -278,7 +300,7 @@ pub async fn household_concerns(
     ApiPath(household_id): ApiPath<Uuid>,
     min: MinPosition,
     mut params: Params,
-) -> Result<Json<CaseList>, ApiError> {
+) -> Result<CaseList, ApiError> {
     let query = list_query(&mut params, &state, principal.person_id)?;
     params.finish()?;
     let cursor = Cursor::parse(query.cursor.as_deref(), false)?;
@@ -304,7 +326,6 @@ pub async fn household_concerns(
         list(state, &query, hamlet, inner, now, keep)
     })
     .await
-    .map(Json)
 }
 
 /// Whether the caller may see the case now, exactly as for `GET /v1/concerns/{id}`.
@@ -387,19 +408,27 @@ fn list(
         let want = query.limit - items.len();
         let mut page = read(ask, cursor.as_deref())?;
         examined += page.items.len();
-        let kept: Vec<usize> = (0..page.items.len())
-            .filter(|i| keep(&page.items[*i].row))
-            .collect();
-        if kept.len() > want {
-            page = read(kept[want - 1] + 1, cursor.as_deref())?;
+        let keeps = |page: &CasePage| -> Vec<bool> {
+            page.items.iter().map(|item| keep(&item.row)).collect()
+        };
+        let mut kept = keeps(&page);
+        let kept_count = kept.iter().filter(|k| **k).count();
+        if kept_count > want {
+            let last = kept
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| **k)
+                .nth(want - 1)
+                .map_or(page.items.len(), |(i, _)| i);
+            page = read(last + 1, cursor.as_deref())?;
+            kept = keeps(&page);
         }
-        let dropped = page.items.len() > kept.len().min(want);
-        items.extend(
-            page.items
-                .into_iter()
-                .filter(|item| keep(&item.row))
-                .map(|item| summary(item, None)),
-        );
+        let dropped = page.items.len() > kept_count.min(want);
+        for (item, kept) in page.items.into_iter().zip(kept) {
+            if kept {
+                items.push(summary(item, None)?);
+            }
+        }
         cursor = page.next_cursor;
         let full = items.len() >= query.limit;
         if cursor.is_none() || full || !dropped || examined >= LIST_ROWS_MAX {
@@ -444,8 +473,8 @@ fn search(
             score: hit.score,
             snippet: hit.snippet,
         };
-        let item = CaseItem::new(row, deadline_status)?;
-        kept.push(summary(item, Some(found)));
+        let item = CaseItem::new(row, deadline_status);
+        kept.push(summary(item, Some(found))?);
     }
     let more = kept.len() > offset + query.limit;
     let items = kept.into_iter().skip(offset).take(query.limit).collect();
