@@ -28,7 +28,7 @@ use std::sync::Arc;
 use crate::decode::Decoded;
 use crate::error::{ProjectionError, Result};
 use crate::keys::{id, key, prefix_end, time, time_desc};
-use crate::row_cache::{DecodedRow, RenderedJson, RowCache};
+use crate::row_cache::{DecodedRow, Rendered, RenderedJson, RowCache};
 use crate::sled_view::SledView;
 use crate::staging::{Source, Staging};
 use crate::units;
@@ -273,7 +273,7 @@ pub struct CaseItem {
     pub row: Arc<CaseRow>,
     /// Its deadline at `now`.
     pub deadline_status: DeadlineStatus,
-    decoded: DecodedRow,
+    rendered: Arc<Rendered>,
 }
 
 impl CaseItem {
@@ -285,21 +285,21 @@ impl CaseItem {
 
     fn decoded(decoded: DecodedRow, deadline_status: DeadlineStatus) -> Self {
         Self {
-            row: decoded.row.clone(),
+            row: decoded.row,
             deadline_status,
-            decoded,
+            rendered: decoded.rendered,
         }
     }
 
     /// Its case (`row.concern`) as JSON, rendered once per version of the
     /// row while the row stays in the cache: an answer writes it as is.
     pub fn concern_json(&self) -> Result<RenderedJson> {
-        self.decoded.concern_json()
+        self.rendered.concern(&self.row)
     }
 
     /// Its units (`row.unit_path`) as JSON, likewise.
     pub fn unit_path_json(&self) -> Result<RenderedJson> {
-        self.decoded.unit_path_json()
+        self.rendered.unit_path(&self.row)
     }
 }
 

@@ -1,6 +1,7 @@
-//! The case rows read recently, kept decoded and with their case already
-//! rendered as JSON, so that a list read again costs a look at the view per
-//! case instead of decoding and re-encoding a kilobyte of JSON for each.
+//! The case rows read recently, kept decoded (and, once an answer asked,
+//! with their case and units rendered as JSON), so that a list read again
+//! costs a look at the view per case instead of decoding and re-encoding a
+//! kilobyte of JSON for each.
 //!
 //! An entry is keyed by the case and holds the exact bytes it was decoded
 //! from. A read still fetches the row's bytes from the view and uses the
@@ -48,21 +49,35 @@ impl Serialize for RenderedJson {
     }
 }
 
-/// A row as decoded from its bytes. Its largest parts are rendered as JSON
-/// when first asked for, once: an answer over HTTP asks, a page of the
-/// web or a query in process does not.
+/// A row as decoded from its bytes, and what of it was rendered so far.
 #[derive(Debug, Clone)]
 pub struct DecodedRow {
     /// The row.
     pub row: Arc<CaseRow>,
-    rendered: Arc<Rendered>,
+    /// Its parts rendered as JSON, shared by every copy of this entry.
+    pub rendered: Arc<Rendered>,
 }
 
-/// The parts of a row rendered so far.
+/// The largest parts of one version of a row, rendered as JSON when first
+/// asked for, once: an answer over HTTP asks, a page of the web or a query
+/// in process does not.
 #[derive(Debug, Default)]
-struct Rendered {
+pub struct Rendered {
     concern: OnceLock<RenderedJson>,
     unit_path: OnceLock<RenderedJson>,
+}
+
+impl Rendered {
+    /// `row`'s case (`row.concern`) as JSON; `row` is the row these parts
+    /// belong to.
+    pub fn concern(&self, row: &CaseRow) -> Result<RenderedJson> {
+        render_once(&self.concern, &row.concern)
+    }
+
+    /// `row`'s units (`row.unit_path`) as JSON.
+    pub fn unit_path(&self, row: &CaseRow) -> Result<RenderedJson> {
+        render_once(&self.unit_path, &row.unit_path)
+    }
 }
 
 impl DecodedRow {
@@ -82,16 +97,6 @@ impl DecodedRow {
             row: Arc::new(row),
             rendered: Arc::default(),
         }
-    }
-
-    /// The row's case (`row.concern`) as JSON.
-    pub fn concern_json(&self) -> Result<RenderedJson> {
-        render_once(&self.rendered.concern, &self.row.concern)
-    }
-
-    /// The row's units (`row.unit_path`) as JSON.
-    pub fn unit_path_json(&self) -> Result<RenderedJson> {
-        render_once(&self.rendered.unit_path, &self.row.unit_path)
     }
 }
 
@@ -185,16 +190,13 @@ mod tests {
         let after = cache.row(case, stored(&moved)).unwrap();
         assert!(!Arc::ptr_eq(&first.row, &after.row));
         assert_eq!(*after.row, moved, "the row the view holds now");
-        let concern_json = after.concern_json().unwrap();
+        let concern_json = after.rendered.concern(&after.row).unwrap();
         let rendered: serde_json::Value = serde_json::from_str(concern_json.get()).unwrap();
         assert_eq!(rendered, serde_json::to_value(&moved.concern).unwrap());
-        let again = cache
-            .row(case, stored(&moved))
-            .unwrap()
-            .concern_json()
-            .unwrap();
+        let again = cache.row(case, stored(&moved)).unwrap();
+        let again = again.rendered.concern(&again.row).unwrap();
         assert!(Arc::ptr_eq(&concern_json.0, &again.0), "rendered once");
-        let unit_path_json = after.unit_path_json().unwrap();
+        let unit_path_json = after.rendered.unit_path(&after.row).unwrap();
         let units: serde_json::Value = serde_json::from_str(unit_path_json.get()).unwrap();
         assert_eq!(units, serde_json::to_value(&moved.unit_path).unwrap());
     }
