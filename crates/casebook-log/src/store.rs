@@ -32,7 +32,8 @@ pub const APPEND_EVENTS_MAX: usize = 1000;
 /// Settings for opening a log.
 #[derive(Debug, Clone)]
 pub struct LogOptions {
-    /// sled's page cache size in bytes.
+    /// sled's page cache size in bytes (the log's trees and the views'
+    /// share it): an upper bound, used as data is read.
     pub cache_capacity_bytes: u64,
     /// When the syncer makes applied groups durable.
     pub durability: Durability,
@@ -41,7 +42,7 @@ pub struct LogOptions {
 impl Default for LogOptions {
     fn default() -> Self {
         LogOptions {
-            cache_capacity_bytes: 256 * 1024 * 1024,
+            cache_capacity_bytes: 1024 * 1024 * 1024,
             durability: Durability::Immediate,
         }
     }
