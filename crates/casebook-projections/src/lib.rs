@@ -71,7 +71,7 @@ pub use figures::{Counters, Figures, FiguresReport, Granularity, UnitFigures};
 pub use households::HouseholdRow;
 pub use members::{MemberWorkload, VISITS_WINDOW_DAYS};
 pub use projections::{Projections, ViewStatus, SEARCH_DIR, VIEWS_DIR};
-pub use row_cache::{RenderedJson, ROWS_CACHED_MAX};
+pub use row_cache::RenderedJson;
 pub use search::{fold, SearchHit, COMMIT_EVENTS_MAX, SEARCH_HITS_MAX};
 pub use watcher::{
     warning_id, Clock, SystemClock, TokioClock, WatchReport, TICK_WARNINGS_MAX, WATCHER_ACTOR,
