@@ -5,6 +5,9 @@
 //! - Rebuild: every view built from position 0 of a 1,000,000-event log,
 //!   beside `SledLog::iter_all` over the same log in the same run (the
 //!   floor: a view cannot be built faster than the log is read).
+//! - Save and reopen: the views saved by a clean shutdown, then opened
+//!   again from their files and caught up (what a restart costs), and the
+//!   memory the views take.
 //! - Lag: with the views caught up, appends at a steady rate; for each
 //!   append, the time from its acknowledgement until every view has it.
 //! - Queries: in-process latency of a filtered, paginated case list and of
@@ -96,6 +99,13 @@ pub struct ProjectionFigures {
     pub rebuild_events_per_s: f64,
     /// Seconds the rebuild took.
     pub rebuild_seconds: f64,
+    /// The process's resident memory grew by this much while the views
+    /// were built (MB): about what the views take in memory.
+    pub views_resident_mb: f64,
+    /// Seconds a clean shutdown took to save every view.
+    pub save_seconds: f64,
+    /// Seconds to open the views again from their files and catch up.
+    pub reopen_seconds: f64,
     /// The sled views' content after the rebuild, written alone into empty
     /// sled trees: what sled itself costs, the floor of any rebuild that
     /// keeps these keys in sled.
@@ -122,10 +132,18 @@ pub async fn run(plan: &Plan) -> Result<ProjectionFigures> {
     let mut history = fill::History::new();
     let cases = history.fill(&log, plan.events).await?;
     let read_all_events_per_s = read_all(&log).await?;
-    let (projections, rebuild_seconds) = rebuild(&log, root.path()).await?;
+    let resident_before = resident_mb();
+    let (projections, rebuild_seconds) = open_and_catch_up(&log, root.path()).await?;
+    let views_resident_mb = resident_mb() - resident_before;
     let events = log.len();
     let rebuild_events_per_s = events as f64 / rebuild_seconds;
     tracing::info!(events, rebuild_events_per_s, "views rebuilt");
+    let started = Instant::now();
+    projections.shutdown().await;
+    drop(projections);
+    let save_seconds = started.elapsed().as_secs_f64();
+    let (projections, reopen_seconds) = open_and_catch_up(&log, root.path()).await?;
+    tracing::info!(save_seconds, reopen_seconds, "views saved and opened again");
     let world = history.world();
     let list = queries::list(&projections, &world, plan.query_samples, history.now())?;
     let figures = queries::figures(&projections, &world, plan.query_samples, history.now())?;
@@ -154,6 +172,9 @@ pub async fn run(plan: &Plan) -> Result<ProjectionFigures> {
         read_all_events_per_s,
         rebuild_events_per_s,
         rebuild_seconds,
+        views_resident_mb,
+        save_seconds,
+        reopen_seconds,
         sled_floor,
         lag_appends_per_s: LAG_APPENDS_PER_S,
         lag_samples: lag.count,
@@ -241,8 +262,25 @@ async fn sled_floor(projections: &Projections, dir: &Path, events: u64) -> Resul
     })
 }
 
-/// Opens the views in a fresh directory and times them catching up.
-async fn rebuild(log: &SledLog, root: &Path) -> Result<(Projections, f64)> {
+/// The process's resident memory, MB (0 where `/proc` does not say).
+fn resident_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Opens the views under `root` (empty the first time: a rebuild; with
+/// their saved files the second) and times them catching up.
+async fn open_and_catch_up(log: &SledLog, root: &Path) -> Result<(Projections, f64)> {
     let projections = Projections::open(log.clone(), root.join("views"), Policy::default())?;
     let head = log.len().saturating_sub(1);
     let started = Instant::now();

@@ -27,11 +27,12 @@ use std::sync::Arc;
 
 use crate::decode::Decoded;
 use crate::error::{ProjectionError, Result};
+use crate::keyed_view::KeyedView;
 use crate::keys::{id, key, prefix_end, time, time_desc};
 use crate::row_cache::{DecodedRow, Rendered, RenderedJson, RowCache};
-use crate::sled_view::SledView;
 use crate::staging::{Source, Staging};
 use crate::units;
+use crate::view_tree::{Entries, ViewTree};
 
 const TAG_CASE: u8 = b'c';
 const TAG_NEWEST: u8 = b'n';
@@ -66,7 +67,7 @@ pub struct CaseRow {
     pub position: Position,
 }
 
-impl SledView for CasesView {
+impl KeyedView for CasesView {
     const NAME: &'static str = "cases";
     /// 2: the open-only indexes `N` and `D`.
     const VERSION: u32 = 2;
@@ -321,7 +322,7 @@ pub struct CasePage {
 }
 
 /// One case by id.
-pub fn get(tree: &sled::Tree, case: casebook_domain::ConcernId) -> Result<Option<CaseRow>> {
+pub fn get(tree: &ViewTree, case: casebook_domain::ConcernId) -> Result<Option<CaseRow>> {
     tree.read(CasesView::NAME, &key(TAG_CASE, &[&id(case.0)]))
 }
 
@@ -329,7 +330,7 @@ pub fn get(tree: &sled::Tree, case: casebook_domain::ConcernId) -> Result<Option
 /// view holds.
 #[allow(clippy::too_many_arguments)]
 pub fn list(
-    tree: &sled::Tree,
+    tree: &ViewTree,
     rows: &RowCache,
     policy: &Policy,
     filter: &CaseFilter,
@@ -355,7 +356,7 @@ pub fn list(
     let mut scanned = 0;
     let mut last = None;
     while items.len() < limit && scanned < PAGE_SCAN_MAX {
-        let Some(sort_key) = next_merged(&mut scans)? else {
+        let Some(sort_key) = next_merged(&mut scans) else {
             return Ok(CasePage {
                 items,
                 next_cursor: None,
@@ -364,7 +365,7 @@ pub fn list(
         scanned += 1;
         let case = crate::keys::uuid_from(&sort_key[8..]).ok_or(ProjectionError::BadCursor)?;
         let case = casebook_domain::ConcernId(case);
-        if let Some(stored) = tree.get(key(TAG_CASE, &[&id(case.0)]))? {
+        if let Some(stored) = tree.get(key(TAG_CASE, &[&id(case.0)])) {
             let decoded = rows.row(case, stored)?;
             let status = policy.deadline_status(&decoded.row.concern, now);
             if filter.keeps(&decoded.row, status) {
@@ -377,13 +378,13 @@ pub fn list(
     Ok(CasePage { items, next_cursor })
 }
 
-type Scan = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
+type Scan<'a> = Entries<'a>;
 
 /// The index entries of one unit, strictly after `after`.
-fn scan(tree: &sled::Tree, tag: u8, unit: UnitId, after: Option<&[u8]>) -> Scan {
+fn scan<'a>(tree: &'a ViewTree, tag: u8, unit: UnitId, after: Option<&[u8]>) -> Scan<'a> {
     let prefix = key(tag, &[&id(unit.0)]);
     let end = prefix_end(&prefix);
-    let iter = match after {
+    match after {
         Some(after) => {
             let mut start = prefix.clone();
             start.extend_from_slice(after);
@@ -393,32 +394,25 @@ fn scan(tree: &sled::Tree, tag: u8, unit: UnitId, after: Option<&[u8]>) -> Scan 
             ))
         }
         None => tree.range(prefix..end),
-    };
-    Box::new(iter)
+    }
 }
 
 /// The smallest next sort key among the scans, consumed.
-fn next_merged(scans: &mut [std::iter::Peekable<Scan>]) -> Result<Option<Vec<u8>>> {
-    let mut best: Option<(usize, Vec<u8>)> = None;
+fn next_merged(scans: &mut [std::iter::Peekable<Scan<'_>>]) -> Option<Vec<u8>> {
+    let mut best: Option<(usize, &[u8])> = None;
     for (i, scan) in scans.iter_mut().enumerate() {
-        let sort_key = match scan.peek() {
-            Some(Ok((k, _))) => k[17..].to_vec(),
-            Some(Err(_)) => {
-                if let Some(Err(e)) = scan.next() {
-                    return Err(e.into());
-                }
-                continue;
-            }
-            None => continue,
+        let Some(&(k, _)) = scan.peek() else {
+            continue;
         };
-        if best.as_ref().is_none_or(|(_, b)| sort_key < *b) {
+        let sort_key = &k[17..];
+        if best.is_none_or(|(_, b)| sort_key < b) {
             best = Some((i, sort_key));
         }
     }
-    Ok(best.map(|(i, sort_key)| {
-        scans[i].next();
-        sort_key
-    }))
+    let (i, sort_key) = best?;
+    let sort_key = sort_key.to_vec();
+    scans[i].next();
+    Some(sort_key)
 }
 
 fn make_cursor(sort: CaseSort, sort_key: &[u8]) -> String {

@@ -14,11 +14,11 @@ pub enum ProjectionError {
     #[error("log: {0}")]
     Log(#[from] casebook_log::LogError),
 
-    /// The views' sled database failed.
+    /// The views' registry (a sled database) failed.
     #[error("view storage: {0}")]
     Storage(#[from] sled::Error),
 
-    /// A sled transaction across a view's trees failed.
+    /// Work on a view failed outside its data (a thread, an encoding).
     #[error("view storage: {0}")]
     Transaction(String),
 

@@ -27,10 +27,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::decode::Decoded;
 use crate::error::{ProjectionError, Result};
+use crate::keyed_view::KeyedView;
 use crate::keys::{id, key, prefix_end, time};
-use crate::sled_view::SledView;
 use crate::staging::{Source, Staging};
 use crate::units;
+use crate::view_tree::ViewTree;
 
 const TAG_CASE: u8 = b's';
 const TAG_COUNTERS: u8 = b'f';
@@ -242,7 +243,7 @@ fn corrupt(reason: String) -> ProjectionError {
     }
 }
 
-impl SledView for FiguresView {
+impl KeyedView for FiguresView {
     const NAME: &'static str = "figures";
     /// 2: one value per unit, period and topic holding its counters and
     /// durations (was one counter and two histograms).
@@ -812,7 +813,7 @@ impl Acc {
 
 /// The figures of `unit`'s jurisdiction for `[from, to]` at `now`.
 pub fn report(
-    tree: &sled::Tree,
+    tree: &ViewTree,
     unit: UnitId,
     granularity: Granularity,
     from: NaiveDate,
@@ -876,7 +877,7 @@ fn tiling(asked: Granularity, first: NaiveDate, last: NaiveDate) -> Granularity 
 }
 
 fn gather(
-    tree: &sled::Tree,
+    tree: &ViewTree,
     unit: UnitId,
     granularity: Granularity,
     (first, last): (u32, u32),
@@ -887,26 +888,23 @@ fn gather(
     let g = [granularity.tag()];
     let start = key(TAG_COUNTERS, &[&u, &g, &first.to_be_bytes()]);
     let end = prefix_end(&key(TAG_COUNTERS, &[&u, &g, &last.to_be_bytes()]));
-    for entry in tree.range(start..end) {
-        let (k, v) = entry?;
+    for (k, v) in tree.range(start..end) {
         let topic = String::from_utf8_lossy(&k[22..]).into_owned();
-        let t = TopicFigures::from_bytes(&v)?;
+        let t = TopicFigures::from_bytes(v)?;
         let a = acc.entry(topic).or_default();
         a.counters.add(t.counters);
         a.acknowledge.0.extend(t.acknowledge.0);
         a.resolve.0.extend(t.resolve.0);
     }
     let open_prefix = key(TAG_OPEN_COUNT, &[&u]);
-    for entry in tree.scan_prefix(&open_prefix) {
-        let (k, v) = entry?;
+    for (k, v) in tree.scan_prefix(&open_prefix) {
         let topic = String::from_utf8_lossy(&k[17..]).into_owned();
-        acc.entry(topic).or_default().open_now += crate::keys::position_from(&v).unwrap_or(0);
+        acc.entry(topic).or_default().open_now += crate::keys::position_from(v).unwrap_or(0);
     }
     let overdue_start = key(TAG_OPEN_DEADLINE, &[&u]);
     let overdue_end = key(TAG_OPEN_DEADLINE, &[&u, &time(now)]);
-    for entry in tree.range(overdue_start..overdue_end) {
-        let (_, v) = entry?;
-        let topic = String::from_utf8_lossy(&v).into_owned();
+    for (_, v) in tree.range(overdue_start..overdue_end) {
+        let topic = String::from_utf8_lossy(v).into_owned();
         acc.entry(topic).or_default().overdue_now += 1;
         acc.entry(ALL_TOPICS.to_owned()).or_default().overdue_now += 1;
     }
@@ -916,7 +914,7 @@ fn gather(
 /// Open cases whose clock runs, with deadlines before `until`, across the
 /// whole log (for the deadline watcher): (case, deadline, topic).
 pub fn deadlines_before(
-    tree: &sled::Tree,
+    tree: &ViewTree,
     root: UnitId,
     until: DateTime<Utc>,
 ) -> Result<Vec<(ConcernId, DateTime<Utc>)>> {
@@ -924,8 +922,7 @@ pub fn deadlines_before(
     let start = key(TAG_OPEN_DEADLINE, &[&u]);
     let end = key(TAG_OPEN_DEADLINE, &[&u, &time(until)]);
     let mut out = Vec::new();
-    for entry in tree.range(start..end) {
-        let (k, _) = entry?;
+    for (k, _) in tree.range(start..end) {
         let deadline = crate::keys::time_from(&k[17..25]);
         let case = crate::keys::uuid_from(&k[25..]);
         if let (Some(deadline), Some(case)) = (deadline, case) {

@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::decode::Decoded;
 use crate::error::{ProjectionError, Result};
+use crate::keyed_view::KeyedView;
 use crate::keys::{id, key, uuid_from};
-use crate::sled_view::SledView;
 use crate::staging::{Source, Staging};
+use crate::view_tree::ViewTree;
 
 const TAG_HOUSEHOLD: u8 = b'h';
 const TAG_CASE: u8 = b'c';
@@ -66,7 +67,7 @@ fn household_key(h: HouseholdId) -> Vec<u8> {
     key(TAG_HOUSEHOLD, &[&id(h.0)])
 }
 
-impl SledView for HouseholdsView {
+impl KeyedView for HouseholdsView {
     const NAME: &'static str = "households";
     const VERSION: u32 = 2;
 
@@ -180,18 +181,17 @@ pub(crate) fn status_after(payload: &Payload) -> Option<Status> {
 }
 
 /// One household, with its cases.
-pub fn get(tree: &sled::Tree, h: HouseholdId) -> Result<Option<HouseholdRow>> {
+pub fn get(tree: &ViewTree, h: HouseholdId) -> Result<Option<HouseholdRow>> {
     let Some(mut row) = tree.read::<HouseholdRow>(HouseholdsView::NAME, &household_key(h))? else {
         return Ok(None);
     };
     let prefix = key(TAG_STATUS, &[&id(h.0)]);
-    for entry in tree.scan_prefix(&prefix) {
-        let (k, v) = entry?;
+    for (k, v) in tree.scan_prefix(&prefix) {
         let case = uuid_from(&k[prefix.len()..]).ok_or_else(|| ProjectionError::Corrupt {
             view: HouseholdsView::NAME,
             reason: "a case status key is too short".into(),
         })?;
-        let status: Status = serde_json::from_slice(&v).map_err(|e| ProjectionError::Corrupt {
+        let status: Status = serde_json::from_slice(v).map_err(|e| ProjectionError::Corrupt {
             view: HouseholdsView::NAME,
             reason: e.to_string(),
         })?;

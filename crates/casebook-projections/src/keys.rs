@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-/// The key under which every sled view keeps its checkpoint: the last
+/// The key under which every keyed view keeps its checkpoint: the last
 /// position applied. `0xff` sorts after every data tag.
 pub const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
 

@@ -4,23 +4,23 @@
 //!
 //! Every view is rebuilt from the log alone, and each event takes effect
 //! in it exactly once, also across crashes: a view's batch and its
-//! checkpoint are written atomically (one sled `apply_batch` for the sled
-//! views, one tantivy commit with the checkpoint as its payload for
-//! search). A view that cannot apply an event stops there and says so in
+//! checkpoint take effect together (the keyed views live in memory, publish
+//! a batch and its checkpoint as one state and save whole states to a file;
+//! search makes one tantivy commit with the checkpoint as its payload). A view that cannot apply an event stops there and says so in
 //! [`Projections::status`]; it never skips one. Answers that depend on the
 //! clock (overdue, due soon, not visited for N days) are computed at query
 //! time from stored deadlines and times and a caller-given `now`.
 //!
 //! # Why tantivy for search
 //! The issue offered tantivy or a better choice. A hand-made inverted index
-//! in sled would share the sled views' atomic checkpoint, but it would need
-//! its own tokenising, scoring and snippets, and sled charges per key, so
-//! a posting per word and case would make it the slowest view to build.
+//! among the keyed views would share their atomic checkpoint, but it would
+//! need its own tokenising, scoring and snippets, and a posting per word
+//! and case held in memory.
 //! SQLite FTS5 would add a second storage engine with its own durability
 //! rules. tantivy gives BM25 ranking, snippets, and a commit whose payload
 //! holds our checkpoint in the same atomic switch of `meta.json` as the
-//! documents, which is exactly the exactly-once property the sled views
-//! get from `apply_batch`. Diacritics are handled outside tantivy, in
+//! documents, which is exactly the exactly-once property the keyed views
+//! get from saving a published state whole. Diacritics are handled outside tantivy, in
 //! plain Rust (`search::fold`), so the folding is testable on its own and
 //! the index holds both the exact and the folded text: exact matches rank
 //! first by construction (two searches, exact hits first), not by tuning
@@ -31,12 +31,14 @@
 //! # Layout
 //! - `worker`: the generic worker (catch-up from the feed, batches,
 //!   checkpoint, failure, rebuild into a new generation and swap).
-//! - `sled_view`, `staging`, `keys`, `units`: how sled views store a batch
-//!   and its checkpoint atomically, their keys, and their unit tree.
+//! - `keyed_view`, `staging`, `keys`, `units`: how the keyed views apply a
+//!   batch and its checkpoint atomically, their keys, and their unit tree;
+//!   `view_tree` (their states in memory, as queries read them) and
+//!   `view_file` (saving and loading them).
 //! - `decode`: log record to domain event.
 //! - `feed`: the shared decode stage: each record is read and decoded once
 //!   and the decoded chunks are handed to every view.
-//! - `cases`, `figures`, `households`, `members`: the sled views and their
+//! - `cases`, `figures`, `households`, `members`: the keyed views and their
 //!   queries.
 //! - `search`: the tantivy index, Vietnamese folding, and its queries.
 //! - `watcher`: the deadline watcher and its injectable [`Clock`].
@@ -51,15 +53,17 @@ mod error;
 mod feed;
 mod figures;
 mod households;
+mod keyed_view;
 mod keys;
 mod members;
 mod projections;
 mod row_cache;
 mod search;
-mod sled_view;
 mod staging;
 pub mod testkit;
 mod units;
+mod view_file;
+mod view_tree;
 mod watcher;
 mod worker;
 

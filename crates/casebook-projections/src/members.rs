@@ -33,9 +33,10 @@ use serde::{Deserialize, Serialize};
 use crate::decode::Decoded;
 use crate::error::{ProjectionError, Result};
 use crate::households::status_after;
+use crate::keyed_view::KeyedView;
 use crate::keys::{id, key, time, uuid_from};
-use crate::sled_view::SledView;
 use crate::staging::{Source, Staging};
+use crate::view_tree::ViewTree;
 
 const TAG_MEMBER: u8 = b'm';
 const TAG_HOUSEHOLD: u8 = b'h';
@@ -136,9 +137,8 @@ fn household_case_key(h: HouseholdId, c: ConcernId) -> Vec<u8> {
 }
 
 /// The cases under `prefix` (a tag and a 16-byte id), from their keys.
-fn cases_under(tree: &sled::Tree, prefix: &[u8], into: &mut BTreeSet<ConcernId>) -> Result<()> {
-    for entry in tree.scan_prefix(prefix) {
-        let (k, _) = entry?;
+fn cases_under(tree: &ViewTree, prefix: &[u8], into: &mut BTreeSet<ConcernId>) -> Result<()> {
+    for (k, _) in tree.scan_prefix(prefix) {
         let case = uuid_from(&k[prefix.len()..]).ok_or_else(|| ProjectionError::Corrupt {
             view: MembersView::NAME,
             reason: "a case key is too short".into(),
@@ -148,7 +148,7 @@ fn cases_under(tree: &sled::Tree, prefix: &[u8], into: &mut BTreeSet<ConcernId>)
     Ok(())
 }
 
-impl SledView for MembersView {
+impl KeyedView for MembersView {
     const NAME: &'static str = "members";
     const VERSION: u32 = 2;
 
@@ -322,7 +322,7 @@ fn record_visit(
 /// A member's workload at `now`; `None` if the view has never seen them
 /// (no assignment, no case in person).
 pub fn workload(
-    tree: &sled::Tree,
+    tree: &ViewTree,
     member: PersonId,
     now: DateTime<Utc>,
     not_visited_days: u32,
@@ -362,17 +362,12 @@ pub fn workload(
 }
 
 /// Visits `member` recorded in the window before `now` (inclusive of `now`).
-fn visits(tree: &sled::Tree, member: PersonId, now: DateTime<Utc>) -> Result<u64> {
+fn visits(tree: &ViewTree, member: PersonId, now: DateTime<Utc>) -> Result<u64> {
     let m = id(member.0);
     let start = key(
         TAG_VISIT,
         &[&m, &time(now - TimeDelta::days(VISITS_WINDOW_DAYS))],
     );
     let end = key(TAG_VISIT, &[&m, &time(now + TimeDelta::microseconds(1))]);
-    let mut n = 0;
-    for entry in tree.range(start..end) {
-        entry?;
-        n += 1;
-    }
-    Ok(n)
+    Ok(tree.range(start..end).count() as u64)
 }

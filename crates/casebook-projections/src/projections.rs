@@ -16,16 +16,24 @@ use crate::error::{ProjectionError, Result};
 use crate::feed::Feed;
 use crate::figures::{self, FiguresReport, FiguresView, Granularity};
 use crate::households::{self, HouseholdRow, HouseholdsView};
+use crate::keyed_view::{KeyedFactory, KeyedTarget, KeyedView};
 use crate::members::{self, MemberWorkload, MembersView};
 use crate::row_cache::RowCache;
 use crate::search::{self, SearchFactory, SearchHit, SearchServing, SearchTarget};
-use crate::sled_view::{SledFactory, SledTarget, SledView};
 use crate::units;
+use crate::view_file::ViewFiles;
+use crate::view_tree::Published;
 use crate::watcher::{self, Clock, WatchReport, Watcher};
 use crate::worker::{self, Active, Factory, Health, Registry, Role, Slot, Target, WorkerSpec};
 
-/// The directory of the views' database, under the data directory.
+/// The directory of the views' registry (which generation of each view
+/// serves, a sled database) and of the keyed views' saved files, under the
+/// data directory.
 pub const VIEWS_DIR: &str = "views";
+/// The keyed views' saved files, under [`VIEWS_DIR`].
+const FILES_DIR: &str = "saved";
+/// The registry's sled database, under [`VIEWS_DIR`].
+const REGISTRY_DIR: &str = "registry";
 /// The directory of the search index's generations, under the data directory.
 pub const SEARCH_DIR: &str = "search";
 
@@ -77,12 +85,12 @@ pub struct Projections {
 struct Inner {
     log: SledLog,
     policy: Policy,
-    cases: Arc<Slot<sled::Tree>>,
+    cases: Arc<Slot<Published>>,
     /// The case rows lists read recently, decoded.
     case_rows: RowCache,
-    figures: Arc<Slot<sled::Tree>>,
-    households: Arc<Slot<sled::Tree>>,
-    members: Arc<Slot<sled::Tree>>,
+    figures: Arc<Slot<Published>>,
+    households: Arc<Slot<Published>>,
+    members: Arc<Slot<Published>>,
     search: Arc<Slot<SearchServing>>,
     entries: Vec<Entry>,
     starters: Mutex<Vec<Starter>>,
@@ -183,21 +191,68 @@ fn entry<T: Target>(spec: WorkerSpec<T>) -> Entry {
     }
 }
 
-fn sled_view<V: SledView>(
+fn keyed_view<V: KeyedView>(
     setup: &Setup<'_>,
-    db: &sled::Db,
+    files: &ViewFiles,
     view: V,
-) -> Result<Prepared<sled::Tree>> {
-    let factory: Arc<dyn Factory<SledTarget<V>>> = Arc::new(SledFactory::new(db.clone(), view));
+) -> Result<Prepared<Published>> {
+    let factory: Arc<dyn Factory<KeyedTarget<V>>> =
+        Arc::new(KeyedFactory::new(files.clone(), view));
     setup.view(V::NAME, V::VERSION, factory)
 }
 
+/// Removes what an older version kept in the views' directory (the views
+/// as sled trees, in a database of their own there): everything but the
+/// registry and the saved files. The views are built again from the log.
+fn remove_old_storage(views_dir: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(views_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_name() == REGISTRY_DIR || entry.file_name() == FILES_DIR {
+            continue;
+        }
+        tracing::info!(path = %entry.path().display(), "removing the views' old storage");
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// The files of the generations the registry names; every other file in
+/// the directory (an old generation, a save cut short) is removed.
+fn files_kept(registry: &Registry, files: &ViewFiles) -> Result<Vec<std::path::PathBuf>> {
+    let mut kept = Vec::new();
+    for name in [
+        CasesView::NAME,
+        FiguresView::NAME,
+        HouseholdsView::NAME,
+        MembersView::NAME,
+    ] {
+        if let Some(active) = registry.active(name)? {
+            kept.push(files.path(name, active.version, active.generation));
+        }
+    }
+    Ok(kept)
+}
+
 impl Projections {
-    /// Opens the views under `<data_dir>/views` over `log`. Call
-    /// [`Projections::start`] inside a tokio runtime to run the workers.
+    /// Opens the views under `<data_dir>/views` over `log`, loading the
+    /// keyed views from their files. Call [`Projections::start`] inside a
+    /// tokio runtime to run the workers.
     pub fn open(log: SledLog, data_dir: impl AsRef<Path>, policy: Policy) -> Result<Self> {
-        let db = sled::open(data_dir.as_ref().join(VIEWS_DIR))?;
+        let views_dir = data_dir.as_ref().join(VIEWS_DIR);
+        remove_old_storage(&views_dir)?;
+        let db = sled::open(views_dir.join(REGISTRY_DIR))?;
         let registry = Registry::open(&db)?;
+        let files = ViewFiles::new(views_dir.join(FILES_DIR));
+        files.tidy(&files_kept(&registry, &files)?)?;
         let (shutdown, _) = watch::channel(false);
         let feed = Arc::new(Feed::new(log.clone()));
         let setup = Setup {
@@ -206,14 +261,14 @@ impl Projections {
             registry: &registry,
             shutdown: &shutdown,
         };
-        let (cases, cases_entry, cases_start) = sled_view(&setup, &db, CasesView)?;
+        let (cases, cases_entry, cases_start) = keyed_view(&setup, &files, CasesView)?;
         let figures_view = FiguresView {
             policy: policy.clone(),
         };
-        let (figures, figures_entry, figures_start) = sled_view(&setup, &db, figures_view)?;
+        let (figures, figures_entry, figures_start) = keyed_view(&setup, &files, figures_view)?;
         let (households, households_entry, households_start) =
-            sled_view(&setup, &db, HouseholdsView)?;
-        let (members, members_entry, members_start) = sled_view(&setup, &db, MembersView)?;
+            keyed_view(&setup, &files, HouseholdsView)?;
+        let (members, members_entry, members_start) = keyed_view(&setup, &files, MembersView)?;
         let search_factory: Arc<dyn Factory<SearchTarget>> = Arc::new(SearchFactory {
             root: data_dir.as_ref().join(SEARCH_DIR),
         });
@@ -263,9 +318,8 @@ impl Projections {
         }
     }
 
-    /// Stops every worker and waits for them; what they applied is durable
-    /// in the views' tree (sled flushes on drop; a crash replays from the
-    /// last checkpoint that reached the disk).
+    /// Stops every worker and waits for them; what they applied is saved
+    /// (a crash instead replays the log from the last save).
     pub async fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);
         let tasks = match self.inner.tasks.lock() {
@@ -412,7 +466,7 @@ impl Projections {
 
     /// One case, as the cases view holds it (without the sealed informant).
     pub fn case(&self, id: ConcernId) -> Result<Option<CaseRow>> {
-        cases::get(&self.inner.cases.serving(), id)
+        cases::get(&self.inner.cases.serving().tree(), id)
     }
 
     /// One page of cases in a jurisdiction; see [`CaseFilter`].
@@ -424,7 +478,7 @@ impl Projections {
         cursor: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<CasePage> {
-        let tree = self.inner.cases.serving();
+        let tree = self.inner.cases.serving().tree();
         let rows = &self.inner.case_rows;
         cases::list(
             &tree,
@@ -449,7 +503,7 @@ impl Projections {
         now: DateTime<Utc>,
     ) -> Result<FiguresReport> {
         figures::report(
-            &self.inner.figures.serving(),
+            &self.inner.figures.serving().tree(),
             unit,
             granularity,
             from,
@@ -460,7 +514,7 @@ impl Projections {
 
     /// One household: its members now and before, its cases, its last visit.
     pub fn household(&self, id: casebook_domain::HouseholdId) -> Result<Option<HouseholdRow>> {
-        households::get(&self.inner.households.serving(), id)
+        households::get(&self.inner.households.serving().tree(), id)
     }
 
     /// A member's workload at `now`: households assigned now, open and
@@ -473,7 +527,12 @@ impl Projections {
         now: DateTime<Utc>,
         not_visited_days: u32,
     ) -> Result<Option<MemberWorkload>> {
-        members::workload(&self.inner.members.serving(), member, now, not_visited_days)
+        members::workload(
+            &self.inner.members.serving().tree(),
+            member,
+            now,
+            not_visited_days,
+        )
     }
 
     /// Cases in `unit`'s jurisdiction whose text holds every word of
@@ -486,15 +545,15 @@ impl Projections {
         query: &str,
         limit: usize,
     ) -> Result<Vec<SearchHit>> {
-        let tree = self.inner.cases.serving();
+        let tree = self.inner.cases.serving().tree();
         let roots = units::jurisdiction_roots(
             &tree,
-            <CasesView as crate::sled_view::SledView>::NAME,
+            <CasesView as crate::keyed_view::KeyedView>::NAME,
             unit,
         )?;
         let hamlets = units::below(
             &tree,
-            <CasesView as crate::sled_view::SledView>::NAME,
+            <CasesView as crate::keyed_view::KeyedView>::NAME,
             &roots,
         )?;
         search::search(&self.inner.search.serving(), query, &hamlets, limit)
@@ -520,8 +579,7 @@ impl Projections {
             other => return Err(ProjectionError::UnknownView(other.to_owned())),
         };
         let mut out = Vec::new();
-        for entry in slot.serving().iter() {
-            let (k, v) = entry?;
+        for (k, v) in slot.serving().tree().iter() {
             if k.as_ref() != crate::keys::CHECKPOINT_KEY {
                 out.push((k.to_vec(), v.to_vec()));
             }
@@ -537,6 +595,6 @@ impl Projections {
         unit: casebook_domain::UnitId,
         until: DateTime<Utc>,
     ) -> Result<Vec<(ConcernId, DateTime<Utc>)>> {
-        figures::deadlines_before(&self.inner.figures.serving(), unit, until)
+        figures::deadlines_before(&self.inner.figures.serving().tree(), unit, until)
     }
 }

@@ -7,8 +7,8 @@
 //! from. A read still fetches the row's bytes from the view and uses the
 //! entry only if they are the same bytes, so the cache can never serve a
 //! row the view no longer holds: no invalidation, whichever generation of
-//! the view (see `Slot`) the bytes came from. The bytes are sled's own
-//! reference-counted buffer, kept without a copy.
+//! the view (see `Slot`) the bytes came from. The bytes are the view's own
+//! reference-counted buffer (sled's `IVec`), kept without a copy.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 
 use crate::cases::{CaseRow, CasesView};
 use crate::error::{ProjectionError, Result};
-use crate::sled_view::SledView;
+use crate::keyed_view::KeyedView;
 
 /// Rows kept at most (a few kilobytes each): more than the first pages of
 /// every list a province's committees keep open. A new row in a full

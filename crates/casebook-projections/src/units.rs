@@ -1,4 +1,4 @@
-//! The unit tree as each sled view keeps it, under the `u` tag of its own
+//! The unit tree as each keyed view keeps it, under the `u` tag of its own
 //! tree, so that it is always exactly as far as the view's checkpoint.
 //!
 //! A case belongs to its hamlet; a view indexes it under every unit on the
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::keys::{id, key};
 use crate::staging::{Source, Staging};
+use crate::view_tree::ViewTree;
 
 /// Tag of unit nodes.
 const TAG_UNIT: u8 = b'u';
@@ -172,12 +173,11 @@ pub fn below(source: &impl Source, view: &'static str, roots: &[UnitId]) -> Resu
 }
 
 /// The units without a parent (the provinces), from a view's tree.
-pub fn roots(tree: &sled::Tree, view: &'static str) -> Result<Vec<UnitId>> {
+pub fn roots(tree: &ViewTree, view: &'static str) -> Result<Vec<UnitId>> {
     let mut out = Vec::new();
-    for entry in tree.scan_prefix([TAG_UNIT]) {
-        let (k, v) = entry?;
+    for (k, v) in tree.scan_prefix([TAG_UNIT]) {
         let n: UnitNode =
-            serde_json::from_slice(&v).map_err(|e| crate::ProjectionError::Corrupt {
+            serde_json::from_slice(v).map_err(|e| crate::ProjectionError::Corrupt {
                 view,
                 reason: e.to_string(),
             })?;

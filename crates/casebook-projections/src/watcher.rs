@@ -36,10 +36,11 @@ use crate::cases::{self, CaseRow};
 use crate::error::Result;
 use crate::figures;
 use crate::units;
+use crate::view_tree::Published;
 
 /// The views the watcher reads, by name (for errors).
-const FIGURES: &str = <crate::figures::FiguresView as crate::sled_view::SledView>::NAME;
-const CASES: &str = <crate::cases::CasesView as crate::sled_view::SledView>::NAME;
+const FIGURES: &str = <crate::figures::FiguresView as crate::keyed_view::KeyedView>::NAME;
+const CASES: &str = <crate::cases::CasesView as crate::keyed_view::KeyedView>::NAME;
 
 /// How often the watcher looks by default: deadlines are hours or days
 /// apart, so a warning at most a minute late is in time, and one scan of
@@ -154,8 +155,8 @@ pub struct WatchReport {
 pub(crate) struct Watcher {
     pub log: SledLog,
     pub policy: casebook_domain::Policy,
-    pub cases: Arc<crate::worker::Slot<sled::Tree>>,
-    pub figures: Arc<crate::worker::Slot<sled::Tree>>,
+    pub cases: Arc<crate::worker::Slot<Published>>,
+    pub figures: Arc<crate::worker::Slot<Published>>,
     /// Warnings known to be in the log, so that a tick does not resend
     /// them; pruned to the deadlines still open.
     pub given: HashSet<Uuid>,
@@ -199,8 +200,8 @@ impl Watcher {
         .max()
         .unwrap_or(0);
         let horizon = now + TimeDelta::hours(i64::from(window_max)) + TimeDelta::microseconds(1);
-        let figures_tree = self.figures.serving();
-        let cases_tree = self.cases.serving();
+        let figures_tree = self.figures.serving().tree();
+        let cases_tree = self.cases.serving().tree();
         let mut out = Vec::new();
         for root in units::roots(&figures_tree, FIGURES)? {
             for (case, deadline) in figures::deadlines_before(&figures_tree, root, horizon)? {
@@ -236,7 +237,7 @@ impl Watcher {
     ) -> Result<bool> {
         let c = &row.concern;
         let handling = c.handling_unit_id;
-        let notify = units::node(&self.cases.serving(), CASES, handling)?
+        let notify = units::node(&self.cases.serving().tree(), CASES, handling)?
             .and_then(|n| n.parent)
             .unwrap_or(handling);
         let (payload, occurred_at) = match kind {

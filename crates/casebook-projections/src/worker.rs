@@ -25,8 +25,8 @@ use crate::feed::{Batch, Feed};
 use crate::staging::Source;
 
 /// Most events applied in one batch: large enough that a rebuild pays one
-/// sled batch (one write of each row it touches, however many events
-/// touch it) per few weeks of history, small enough that a batch's staged
+/// commit (one encoding of each row it touches, however many events touch
+/// it) per few weeks of history, small enough that a batch's staged
 /// writes stay some tens of megabytes.
 pub const BATCH_EVENTS_MAX: usize = 65_536;
 
@@ -44,7 +44,7 @@ const RETRY_DELAY: Duration = Duration::from_millis(200);
 
 /// Where one generation of a view lives, and how it applies a batch.
 pub trait Target: Send + 'static {
-    /// What queries read: a sled tree, a search reader.
+    /// What queries read: a published view state, a search reader.
     type Serving: Clone + Send + Sync + 'static;
 
     /// The last position applied, if any.
@@ -337,7 +337,7 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
     let mut busy_since_batch: Option<tokio::time::Instant> = None;
     loop {
         if *shutdown.borrow() {
-            return target.close();
+            return close_blocking(target).await;
         }
         if retired(role, *generation.borrow()) {
             return Ok(());
@@ -390,7 +390,8 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
             (target, committed) = match apply_blocking(target, batch, more).await {
                 Ok(outcome) => outcome,
                 // A rebuilt generation took over and dropped this one's
-                // storage under it: its work is moot, not a failure.
+                // storage (the search index) under it: its work is moot,
+                // not a failure.
                 Err(_) if retired(role, *generation.borrow()) => return Ok(()),
                 Err(err) => return Err(fail(&spec.slot, applied, "apply", err)),
             };
@@ -409,9 +410,9 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
 /// Before a live batch of a busy worker (one that found events waiting as
 /// soon as it finished its last batch), waits until [`LIVE_BATCH_SPACING`]
 /// has passed since that batch. Under a steady stream of commands a worker
-/// would otherwise apply every event or two as its own sled batch, and
-/// sled's cost per batch (its locks, its log reservations, its I/O
-/// threads) would take most of the CPU; the wait lets the events that
+/// would otherwise apply every event or two as its own batch, and the
+/// cost of a batch (a published state, a search segment) would take
+/// much of the CPU; the wait lets the events that
 /// arrive meanwhile share one batch. A worker that went idle applies the
 /// next event at once, so light traffic sees no added lag; one catching up
 /// (many events behind) reads on at once, its batches being large anyway.
@@ -454,6 +455,13 @@ async fn apply_blocking<T: Target>(
     .map_err(|e| ProjectionError::Transaction(format!("apply task failed: {e}")))?;
     let (target, result) = joined;
     result.map(|committed| (target, committed))
+}
+
+/// Closes `target` on a blocking thread: saving a view writes a file.
+async fn close_blocking<T: Target>(mut target: T) -> Result<()> {
+    tokio::task::spawn_blocking(move || target.close())
+        .await
+        .map_err(|e| ProjectionError::Transaction(format!("close task failed: {e}")))?
 }
 
 fn publish<T: Target>(spec: &WorkerSpec<T>, role: Role, applied: u64) {

@@ -1,0 +1,405 @@
+//! The keyed views (cases, figures, households, members): one ordered map
+//! of byte keys per generation, kept in memory and saved to a file now and
+//! then.
+//!
+//! A [`KeyedView`] says how one event changes its keys; [`KeyedTarget`]
+//! runs a batch of events through it (after folding unit events into the
+//! view's copy of the unit tree, which every keyed view keeps), applies the
+//! batch with its checkpoint to the worker's map and publishes that state
+//! for queries. While the worker catches up, batches are staged together
+//! (up to [`STAGED_KEYS_MAX`] keys) and applied once, so a row many events
+//! touch is encoded once.
+//!
+//! A live worker saves its view (`view_file`) on a thread of its own once
+//! [`SAVE_AFTER_EVENTS`] events were applied since the last save, or
+//! [`SAVE_AFTER`] has passed with any; and on a clean shutdown. A crash
+//! loses only what was applied since the last save, and the worker replays
+//! it from the log. A catching-up worker does not save (each save writes
+//! the whole view): it saves once it has caught up.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use casebook_domain::StreamId;
+use casebook_log::Position;
+
+use crate::decode::Decoded;
+use crate::error::{ProjectionError, Result};
+use crate::feed::Batch;
+use crate::keys::{position_from, CHECKPOINT_KEY};
+use crate::staging::Staging;
+use crate::units;
+use crate::view_file::{self, ViewFiles};
+use crate::view_tree::{Map, Published, ViewTree};
+use crate::worker::{Factory, Target};
+
+/// One view kept as ordered byte keys.
+pub trait KeyedView: Send + Sync + 'static {
+    /// Its name, as in the status and the registry.
+    const NAME: &'static str;
+    /// The version of the code that builds it; bump it when what is stored
+    /// changes, and the view is rebuilt in the background on the next start.
+    const VERSION: u32;
+    /// What the view keeps in its own shape in a staging (`()` if nothing).
+    type Extra: Default + Send + std::fmt::Debug + 'static;
+
+    /// Folds one event in. Unit events have already updated the unit nodes.
+    fn apply(&self, staging: &mut Staging<Self::Extra>, event: &Decoded) -> Result<()>;
+
+    /// How many keys `extra` will stage when settled.
+    fn extra_keys(extra: &Self::Extra) -> usize {
+        let _ = extra;
+        0
+    }
+
+    /// Turns what `apply` kept in `staging.extra` into staged keys, just
+    /// before the commit; the default has nothing to do.
+    fn settle(&self, staging: &mut Staging<Self::Extra>) -> Result<()> {
+        let _ = staging;
+        Ok(())
+    }
+}
+
+/// Most keys a catching-up view stages before it commits: a few hundred
+/// MB of decoded rows and index entries at most.
+pub const STAGED_KEYS_MAX: usize = 500_000;
+
+/// A live view is saved once this many events were applied since its last
+/// save: at most this many are replayed after a crash (about a second).
+pub const SAVE_AFTER_EVENTS: u64 = 100_000;
+
+/// A live view that applied anything is saved at least this often.
+pub const SAVE_AFTER: Duration = Duration::from_secs(60);
+
+/// One generation of a keyed view.
+#[derive(Debug)]
+pub struct KeyedTarget<V: KeyedView> {
+    /// The worker's own state: the last published one, to which the next
+    /// commit applies.
+    map: Map,
+    published: Published,
+    view: Arc<V>,
+    /// Events applied but not committed yet (while catching up), and the
+    /// position of the last of them.
+    pending: Option<(Staging<V::Extra>, Position)>,
+    saver: Saver,
+}
+
+/// When and where a generation is saved.
+#[derive(Debug)]
+struct Saver {
+    path: PathBuf,
+    /// Events the file holds, or will once the save running now is done.
+    saved: u64,
+    /// When the last save began (or the generation was opened).
+    since: Instant,
+    /// The save running now, on its own thread.
+    running: Option<JoinHandle<Result<()>>>,
+}
+
+impl Saver {
+    /// Whether the save running now (if any) is over; a failed one is
+    /// logged and its events counted as not saved.
+    fn idle(&mut self, before: u64) -> bool {
+        match self.running.take() {
+            Some(running) if !running.is_finished() => {
+                self.running = Some(running);
+                false
+            }
+            Some(done) => {
+                if let Err(err) = joined(done) {
+                    tracing::warn!(file = %self.path.display(), error = %err, "saving a view failed; will try again");
+                    self.saved = before;
+                }
+                true
+            }
+            None => true,
+        }
+    }
+
+    fn due(&self, applied: u64) -> bool {
+        let unsaved = applied.saturating_sub(self.saved);
+        unsaved >= SAVE_AFTER_EVENTS || (unsaved > 0 && self.since.elapsed() >= SAVE_AFTER)
+    }
+
+    /// Starts saving `map` (which has applied `applied` events) on a thread.
+    fn start(&mut self, map: Map, applied: u64) -> Result<()> {
+        let path = self.path.clone();
+        let running = std::thread::Builder::new()
+            .name("view-save".into())
+            .spawn(move || view_file::save(&path, &map))?;
+        self.running = Some(running);
+        self.saved = applied;
+        self.since = Instant::now();
+        Ok(())
+    }
+
+    /// Waits for the save running now, then saves `map` here if it holds
+    /// events the file does not.
+    fn finish(&mut self, map: &Map, applied: u64) -> Result<()> {
+        if let Some(running) = self.running.take() {
+            joined(running)?;
+        }
+        if applied > self.saved {
+            view_file::save(&self.path, map)?;
+            self.saved = applied;
+        }
+        Ok(())
+    }
+}
+
+fn joined(running: JoinHandle<Result<()>>) -> Result<()> {
+    running
+        .join()
+        .map_err(|_| ProjectionError::Transaction("a view's save thread panicked".into()))?
+}
+
+/// Events a state has applied: its checkpoint + 1, 0 without one.
+fn applied(map: &Map) -> u64 {
+    map.get(CHECKPOINT_KEY)
+        .and_then(|v| position_from(v))
+        .map_or(0, |p| p + 1)
+}
+
+impl<V: KeyedView> Target for KeyedTarget<V> {
+    type Serving = Published;
+
+    fn checkpoint(&self) -> Result<Option<Position>> {
+        Ok(applied(&self.map).checked_sub(1))
+    }
+
+    fn apply(&mut self, events: &Batch, more: bool) -> Result<Option<Position>> {
+        let Some(last) = events.last() else {
+            return Ok(None);
+        };
+        let mut staging = match self.pending.take() {
+            Some((staging, _)) => staging,
+            None => Staging::new(
+                &ViewTree::new(Arc::new(self.map.clone())),
+                self.map.is_empty(),
+            ),
+        };
+        for event in events.events() {
+            if let StreamId::Unit(unit) = event.stream {
+                units::apply(&mut staging, V::NAME, unit, &event.event.payload)?;
+            }
+            self.view.apply(&mut staging, event)?;
+        }
+        if more && staging.len() + V::extra_keys(&staging.extra) < STAGED_KEYS_MAX {
+            self.pending = Some((staging, last.position));
+            return Ok(None);
+        }
+        self.commit(staging, last.position)?;
+        if !more {
+            self.save_if_due(last.position + 1)?;
+        }
+        Ok(Some(last.position))
+    }
+
+    fn serving(&self) -> Published {
+        self.published.clone()
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if let Some((staging, last)) = self.pending.take() {
+            self.commit(staging, last)?;
+        }
+        let applied = applied(&self.map);
+        self.saver.finish(&self.map, applied)
+    }
+}
+
+impl<V: KeyedView> KeyedTarget<V> {
+    /// Settles the view's own values into `staging`, applies it with `last`
+    /// as the checkpoint, and publishes the new state.
+    fn commit(&mut self, mut staging: Staging<V::Extra>, last: Position) -> Result<()> {
+        self.view.settle(&mut staging)?;
+        staging.commit(&mut self.map, last)?;
+        self.published.publish(self.map.clone());
+        Ok(())
+    }
+
+    fn save_if_due(&mut self, applied: u64) -> Result<()> {
+        let before = self.saver.saved;
+        if self.saver.idle(before) && self.saver.due(applied) {
+            self.saver.start(self.map.clone(), applied)?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens generations of a keyed view: in memory, loaded from their files.
+#[derive(Debug)]
+pub struct KeyedFactory<V> {
+    files: ViewFiles,
+    view: Arc<V>,
+}
+
+impl<V: KeyedView> KeyedFactory<V> {
+    /// A factory for `view`, saving to `files`.
+    pub fn new(files: ViewFiles, view: V) -> Self {
+        Self {
+            files,
+            view: Arc::new(view),
+        }
+    }
+}
+
+impl<V: KeyedView> Factory<KeyedTarget<V>> for KeyedFactory<V> {
+    fn open(&self, version: u32, generation: u64) -> Result<KeyedTarget<V>> {
+        let path = self.files.path(V::NAME, version, generation);
+        let map = match view_file::load(V::NAME, &path) {
+            Ok(map) => map.unwrap_or_default(),
+            Err(err @ ProjectionError::Corrupt { .. }) => {
+                // The log holds everything the file did: build it again.
+                tracing::warn!(view = V::NAME, error = %err, "a saved view cannot be used; building it again from the log");
+                view_file::remove(&path)?;
+                Map::new()
+            }
+            Err(err) => return Err(err),
+        };
+        let saved = applied(&map);
+        Ok(KeyedTarget {
+            published: Published::new(map.clone()),
+            map,
+            view: self.view.clone(),
+            pending: None,
+            saver: Saver {
+                path,
+                saved,
+                since: Instant::now(),
+                running: None,
+            },
+        })
+    }
+
+    fn discard(&self, version: u32, generation: u64) -> Result<()> {
+        view_file::remove(&self.files.path(V::NAME, version, generation))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::cases::CasesView;
+    use crate::feed::tests::filled;
+    use crate::feed::Feed;
+    use crate::figures::FiguresView;
+
+    fn contents<V: KeyedView>(target: &KeyedTarget<V>) -> Vec<(Vec<u8>, Vec<u8>)> {
+        target
+            .serving()
+            .tree()
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect()
+    }
+
+    /// Applies the log in batches of `step`, staging them together while
+    /// `stage` says so; returns what each call committed.
+    fn run<V: KeyedView>(
+        target: &mut KeyedTarget<V>,
+        feed: &Feed,
+        head: u64,
+        step: u64,
+        stage: impl Fn(u64) -> bool,
+    ) -> Vec<Option<Position>> {
+        let mut committed = Vec::new();
+        let mut from = 0;
+        while from < head {
+            let batch = feed.read(from, step as usize).unwrap();
+            from += batch.len() as u64;
+            committed.push(target.apply(&batch, from < head && stage(from)).unwrap());
+        }
+        committed
+    }
+
+    async fn staged_and_committed_views_agree<V: KeyedView>(view: fn() -> V) {
+        let (dir, log) = filled(3_000).await;
+        let head = log.len();
+        let feed = Feed::new(log);
+        let files = ViewFiles::new(dir.path().join("views"));
+        let one_by_one = KeyedFactory::new(files.clone(), view());
+        let staged = KeyedFactory::new(files, view());
+        let mut a = one_by_one.open(1, 1).unwrap();
+        let mut b = staged.open(1, 2).unwrap();
+
+        let each = run(&mut a, &feed, head, 400, |_| false);
+        assert!(each.iter().all(Option::is_some), "every batch committed");
+        // Staged: the first half in one staging, the second half batch by batch.
+        let together = run(&mut b, &feed, head, 400, |from| from < head / 2);
+        assert!(together[0].is_none(), "a staged batch is not committed");
+        assert_eq!(together.last(), Some(&Some(head - 1)));
+        assert_eq!(b.checkpoint().unwrap(), Some(head - 1));
+        assert_eq!(contents(&a), contents(&b));
+    }
+
+    #[tokio::test]
+    async fn cases_staged_over_many_batches_equal_cases_committed_batch_by_batch() {
+        staged_and_committed_views_agree(|| CasesView).await;
+    }
+
+    #[tokio::test]
+    async fn figures_staged_over_many_batches_equal_figures_committed_batch_by_batch() {
+        staged_and_committed_views_agree(|| FiguresView {
+            policy: casebook_domain::Policy::default(),
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_staging_still_open_at_shutdown_is_committed_and_saved_by_close() {
+        let (dir, log) = filled(1_000).await;
+        let head = log.len();
+        let feed = Feed::new(log);
+        let factory = KeyedFactory::new(ViewFiles::new(dir.path().join("views")), CasesView);
+        let mut target = factory.open(1, 1).unwrap();
+        let batch = feed.read(0, usize::MAX).unwrap();
+        assert_eq!(target.apply(&batch, true).unwrap(), None);
+        assert_eq!(target.checkpoint().unwrap(), None);
+        assert!(
+            target.serving().tree().iter().next().is_none(),
+            "nothing published yet"
+        );
+        target.close().unwrap();
+        assert_eq!(target.checkpoint().unwrap(), Some(head - 1));
+        let reopened = factory.open(1, 1).unwrap();
+        assert_eq!(reopened.checkpoint().unwrap(), Some(head - 1));
+        assert_eq!(contents(&reopened), contents(&target));
+    }
+
+    #[tokio::test]
+    async fn a_published_state_is_saved_once_due_and_a_damaged_file_is_built_again() {
+        let (dir, log) = filled(1_000).await;
+        let head = log.len();
+        let feed = Feed::new(log);
+        let files = ViewFiles::new(dir.path().join("views"));
+        let factory = KeyedFactory::new(files.clone(), CasesView);
+        let mut target = factory.open(1, 1).unwrap();
+        // Less than SAVE_AFTER_EVENTS and not SAVE_AFTER old: not saved yet.
+        let first = feed.read(0, 500).unwrap();
+        assert_eq!(target.apply(&first, false).unwrap(), Some(499));
+        assert!(target.saver.running.is_none());
+        assert_eq!(factory.open(1, 1).unwrap().checkpoint().unwrap(), None);
+        // Once due, the next live batch starts a save on its own thread.
+        target.saver.since -= SAVE_AFTER;
+        let rest = feed.read(500, usize::MAX).unwrap();
+        assert_eq!(target.apply(&rest, false).unwrap(), Some(head - 1));
+        joined(target.saver.running.take().unwrap()).unwrap();
+        let reopened = factory.open(1, 1).unwrap();
+        assert_eq!(reopened.checkpoint().unwrap(), Some(head - 1));
+        assert_eq!(contents(&reopened), contents(&target));
+        // A damaged file is dropped: the generation opens empty.
+        let path = files.path(CasesView::NAME, 1, 1);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[100] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+        let rebuilt = factory.open(1, 1).unwrap();
+        assert_eq!(rebuilt.checkpoint().unwrap(), None);
+        assert!(!path.exists());
+    }
+}

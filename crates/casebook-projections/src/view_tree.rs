@@ -1,0 +1,174 @@
+//! A keyed view's keys in memory, as queries read them.
+//!
+//! The cases, figures, households and members views are ordered maps of
+//! byte keys to byte values (the layouts in `keys` and each view's module).
+//! They live in memory: a worker applies a batch to its own [`Map`] and then
+//! publishes it; a query takes the published [`ViewTree`], one state that
+//! never changes under it, however long it reads. `imbl`'s maps share every
+//! node a batch did not touch, so publishing costs a pointer, not a copy,
+//! and a query holding an old state keeps only the nodes changed since.
+//! What a worker applied is saved to a file now and then (`view_file`), so
+//! a restart replays the log only from there.
+
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use sled::IVec;
+
+use crate::keys::prefix_end;
+
+/// A view's keys and values, in key order.
+pub type Map = imbl::OrdMap<IVec, IVec>;
+
+/// One state of a view, for reading: every lookup and scan of one query
+/// sees the same state. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct ViewTree {
+    map: Arc<Map>,
+}
+
+/// Iterates over a view's entries in key order.
+pub type Entries<'a> = Box<dyn Iterator<Item = (&'a IVec, &'a IVec)> + 'a>;
+
+impl ViewTree {
+    /// The state `map` holds.
+    pub fn new(map: Arc<Map>) -> Self {
+        Self { map }
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Option<IVec> {
+        self.map.get(key.as_ref()).cloned()
+    }
+
+    /// Whether `key` holds a value.
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> bool {
+        self.map.contains_key(key.as_ref())
+    }
+
+    /// The entries whose keys are in `range`, in key order.
+    pub fn range<'a, K: AsRef<[u8]> + 'a>(&'a self, range: impl RangeBounds<K>) -> Entries<'a> {
+        let start = bound(range.start_bound());
+        let end = bound(range.end_bound());
+        Box::new(self.map.range::<_, [u8]>((start, end)))
+    }
+
+    /// The entries whose keys start with `prefix`, in key order.
+    pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Entries<'_> {
+        let prefix = prefix.as_ref();
+        if prefix.is_empty() {
+            return self.iter();
+        }
+        let end = prefix_end(prefix);
+        let iter = self
+            .map
+            .range::<_, [u8]>((Bound::Included(prefix), Bound::Excluded(end.as_slice())));
+        // `prefix_end` of a prefix of 0xff bytes is longer than it: keep
+        // only what really starts with the prefix.
+        let prefix = prefix.to_vec();
+        Box::new(iter.take_while(move |(k, _)| k.starts_with(&prefix)))
+    }
+
+    /// Every entry, in key order.
+    pub fn iter(&self) -> Entries<'_> {
+        Box::new(self.map.iter())
+    }
+}
+
+fn bound<K: AsRef<[u8]>>(bound: Bound<&K>) -> Bound<&[u8]> {
+    match bound {
+        Bound::Included(k) => Bound::Included(k.as_ref()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_ref()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// Where one generation of a view publishes its states: the worker stores,
+/// queries load. Cheap to clone (clones share the same place).
+#[derive(Debug, Clone, Default)]
+pub struct Published {
+    current: Arc<ArcSwap<Map>>,
+}
+
+impl Published {
+    /// A place holding `map`.
+    pub fn new(map: Map) -> Self {
+        Self {
+            current: Arc::new(ArcSwap::from_pointee(map)),
+        }
+    }
+
+    /// The state queries read now.
+    pub fn tree(&self) -> ViewTree {
+        ViewTree::new(self.current.load_full())
+    }
+
+    /// Makes `map` the state queries read.
+    pub fn publish(&self, map: Map) {
+        self.current.store(Arc::new(map));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn tree(keys: &[&[u8]]) -> ViewTree {
+        let map: Map = keys
+            .iter()
+            .map(|k| (IVec::from(*k), IVec::from(&b"v"[..])))
+            .collect();
+        ViewTree::new(Arc::new(map))
+    }
+
+    fn keys(entries: Entries<'_>) -> Vec<Vec<u8>> {
+        entries.map(|(k, _)| k.to_vec()).collect()
+    }
+
+    #[test]
+    fn a_prefix_scan_finds_exactly_the_keys_that_start_with_it() {
+        let t = tree(&[
+            b"a",
+            b"ab",
+            b"abc",
+            b"b",
+            b"\xff",
+            b"\xff\xff",
+            b"\xff\xff\x01",
+        ]);
+        assert_eq!(
+            keys(t.scan_prefix(b"ab")),
+            vec![b"ab".to_vec(), b"abc".to_vec()]
+        );
+        assert_eq!(
+            keys(t.scan_prefix(b"\xff\xff")),
+            vec![b"\xff\xff".to_vec(), b"\xff\xff\x01".to_vec()]
+        );
+        assert_eq!(keys(t.scan_prefix(b"")).len(), 7);
+        assert!(keys(t.scan_prefix(b"c")).is_empty());
+    }
+
+    #[test]
+    fn ranges_follow_their_bounds() {
+        let t = tree(&[b"a", b"b", b"c", b"d"]);
+        assert_eq!(keys(t.range(b"b".to_vec()..b"d".to_vec())).len(), 2);
+        assert_eq!(
+            keys(t.range((Bound::Excluded(b"a".to_vec()), Bound::Unbounded))),
+            vec![b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]
+        );
+    }
+
+    #[test]
+    fn a_query_keeps_the_state_it_took_while_a_new_one_is_published() {
+        let published = Published::new(Map::new());
+        let before = published.tree();
+        let mut map = Map::new();
+        map.insert(IVec::from(&b"k"[..]), IVec::from(&b"1"[..]));
+        published.publish(map);
+        assert!(before.get(b"k").is_none());
+        assert_eq!(published.tree().get(b"k").as_deref(), Some(&b"1"[..]));
+    }
+}
