@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sled::IVec;
 
 use crate::error::{ProjectionError, Result};
-use crate::view_tree::Map;
+use crate::view_tree::{Key, Map};
 
 /// The first bytes of every view file (the format's version is its last two).
 const MAGIC: &[u8; 8] = b"CBVIEW01";
@@ -98,7 +98,7 @@ fn write(path: &Path, map: &Map) -> Result<()> {
     out.write_all(MAGIC)?;
     out.write_all(&(map.len() as u64).to_le_bytes())?;
     for (key, value) in map.iter() {
-        for part in [key, value] {
+        for part in [key.as_slice(), value.as_ref()] {
             let len = u32::try_from(part.len())
                 .map_err(|_| ProjectionError::Transaction("a view value over 4 GiB".into()))?;
             out.write_all(&len.to_le_bytes())?;
@@ -166,7 +166,7 @@ pub fn load(view: &'static str, path: &Path) -> Result<Option<Map>> {
         let (Some(key), Some(value)) = (reader.part(), reader.part()) else {
             return Err(corrupt("an entry runs past the end"));
         };
-        map.insert(IVec::from(key), IVec::from(value));
+        map.insert(Key::from_slice(key), IVec::from(value));
     }
     if !reader.bytes.is_empty() || map.len() as u64 != count {
         return Err(corrupt("its entries do not match its count"));
@@ -218,7 +218,7 @@ mod tests {
         (0..n)
             .map(|i| {
                 (
-                    IVec::from(format!("key-{i:06}").as_bytes()),
+                    Key::from_slice(format!("key-{i:06}").as_bytes()),
                     IVec::from(vec![i as u8; i % 50]),
                 )
             })
