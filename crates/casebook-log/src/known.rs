@@ -15,12 +15,18 @@
 //!   since the log opened, up to [`HEADS_REMEMBERED_MAX`] streams. The
 //!   writer is the log's only writer, so a head it remembers is the head.
 //!   When the map is full it is emptied and refills from use.
+//! - A Bloom filter of every stream name in the log, built when the log
+//!   opens: a stream it has never seen has no head, without a sled lookup.
+//!   Most appends of a busy server start a stream (a case reported), and
+//!   each such lookup waited for the applier, since sled's reads stop
+//!   while a group is written.
 
 use crate::error::Result;
 use crate::keys::{self, StreamHead};
 use crate::staging::PendingGroup;
 use fastbloom::BloomFilter;
 use std::collections::HashMap;
+use std::hash::Hash;
 use uuid::Uuid;
 
 /// Streams whose heads are remembered before the map is emptied. A head
@@ -28,17 +34,18 @@ use uuid::Uuid;
 /// map near 16 MB in the worst case and far below it in practice.
 pub(crate) const HEADS_REMEMBERED_MAX: usize = 16 * 1024;
 
-/// The false-positive rate of each layer of the id filter: one lookup in a
-/// thousand of a new id still goes to sled.
-const ID_FALSE_POSITIVE_RATE: f64 = 0.001;
+/// The false-positive rate of each layer of a filter: one lookup in a
+/// thousand of a new id or stream still goes to sled.
+const FALSE_POSITIVE_RATE: f64 = 0.001;
 
-/// Ids the first layer of a filter holds before a new layer is added.
-const ID_LAYER_ITEMS_MIN: usize = 64 * 1024;
+/// Items the first layer of a filter holds before a new layer is added.
+const LAYER_ITEMS_MIN: usize = 64 * 1024;
 
 /// What the writer knows of the log without reading it.
 #[derive(Debug)]
 pub(crate) struct Known {
-    ids: IdFilter,
+    ids: Filter,
+    streams: Filter,
     heads: HashMap<String, StreamHead>,
 }
 
@@ -46,23 +53,30 @@ impl Known {
     /// What an empty log knows: nothing, and that is all there is.
     pub(crate) fn empty() -> Self {
         Known {
-            ids: IdFilter::with_capacity(0),
+            ids: Filter::with_capacity(0),
+            streams: Filter::with_capacity(0),
             heads: HashMap::new(),
         }
     }
 
-    /// Builds the id filter from every id in `tree` (one pass over the id
-    /// index, when the log opens), sized for the log's `events`: each event
-    /// has one id.
+    /// Builds the filters from every id and stream head in `tree` (one
+    /// pass over each index, when the log opens), sized for the log's
+    /// `events`: each event has one id, and at most one new stream.
     pub(crate) fn load(tree: &sled::Tree, events: u64) -> Result<Self> {
-        let mut ids = IdFilter::with_capacity(usize::try_from(events).unwrap_or(usize::MAX));
+        let capacity = usize::try_from(events).unwrap_or(usize::MAX);
+        let mut ids = Filter::with_capacity(capacity);
         for key in tree.scan_prefix([keys::EVENT_ID]).keys() {
             if let Ok(id) = Uuid::from_slice(&key?[1..]) {
                 ids.insert(&id);
             }
         }
+        let mut streams = Filter::with_capacity(capacity / 8);
+        for key in tree.scan_prefix([keys::STREAM_HEAD]).keys() {
+            streams.insert(&key?[1..]);
+        }
         Ok(Known {
             ids,
+            streams,
             heads: HashMap::new(),
         })
     }
@@ -77,12 +91,18 @@ impl Known {
         self.heads.get(stream)
     }
 
+    /// `false` if the stream has no event in the log nor decided for it.
+    pub(crate) fn may_hold_stream(&self, stream: &str) -> bool {
+        self.streams.may_contain(stream.as_bytes())
+    }
+
     /// Takes in a decided group: its ids and the heads it changed.
     pub(crate) fn remember(&mut self, group: &PendingGroup) {
         for id in group.ids() {
             self.ids.insert(id);
         }
         for (stream, head) in group.heads() {
+            self.streams.insert(stream.as_bytes());
             if self.heads.len() >= HEADS_REMEMBERED_MAX && !self.heads.contains_key(stream) {
                 self.heads.clear();
             }
@@ -92,54 +112,76 @@ impl Known {
 }
 
 /// A Bloom filter that grows: when its newest layer is full, a layer twice
-/// as large is added. An id is maybe present if any layer says so.
+/// as large is added. An item is maybe present if any layer says so.
 #[derive(Debug)]
-struct IdFilter {
+struct Filter {
     layers: Vec<BloomFilter>,
-    /// Ids the newest layer was sized for, and how many it holds.
+    /// Items the newest layer was sized for, and how many it holds.
     newest_capacity: usize,
     newest_len: usize,
 }
 
-impl IdFilter {
-    fn with_capacity(ids: usize) -> Self {
-        let capacity = ids.saturating_mul(2).max(ID_LAYER_ITEMS_MIN);
-        IdFilter {
+impl Filter {
+    fn with_capacity(items: usize) -> Self {
+        let capacity = items.saturating_mul(2).max(LAYER_ITEMS_MIN);
+        Filter {
             layers: vec![new_layer(capacity)],
             newest_capacity: capacity,
             newest_len: 0,
         }
     }
 
-    fn may_contain(&self, id: &Uuid) -> bool {
-        self.layers.iter().any(|layer| layer.contains(id))
+    fn may_contain(&self, item: &(impl Hash + ?Sized)) -> bool {
+        self.layers.iter().any(|layer| layer.contains(item))
     }
 
-    fn insert(&mut self, id: &Uuid) {
+    fn insert(&mut self, item: &(impl Hash + ?Sized)) {
         if self.newest_len >= self.newest_capacity {
             self.newest_capacity *= 2;
             self.newest_len = 0;
             self.layers.push(new_layer(self.newest_capacity));
         }
         if let Some(layer) = self.layers.last_mut() {
-            layer.insert(id);
+            layer.insert(item);
             self.newest_len += 1;
         }
     }
 }
 
 fn new_layer(capacity: usize) -> BloomFilter {
-    BloomFilter::with_false_pos(ID_FALSE_POSITIVE_RATE).expected_items(capacity)
+    BloomFilter::with_false_pos(FALSE_POSITIVE_RATE).expected_items(capacity)
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
+    fn streams_in_the_log_are_known_and_others_are_not() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("log").unwrap();
+        for stream in ["concern-a", "household-b"] {
+            tree.insert(keys::stream_head(stream), &b"head"[..])
+                .unwrap();
+        }
+        let known = Known::load(&tree, 2).unwrap();
+        assert!(known.may_hold_stream("concern-a"));
+        assert!(known.may_hold_stream("household-b"));
+        let strangers = (0..10_000)
+            .filter(|n| known.may_hold_stream(&format!("concern-{n}")))
+            .count();
+        assert!(
+            strangers < 100,
+            "{strangers} of 10,000 new streams looked known"
+        );
+    }
+
+    #[test]
     fn a_growing_filter_never_forgets_an_id() {
-        let mut filter = IdFilter::with_capacity(0);
-        let ids: Vec<Uuid> = (0..(ID_LAYER_ITEMS_MIN * 3) as u128)
+        let mut filter = Filter::with_capacity(0);
+        let ids: Vec<Uuid> = (0..(LAYER_ITEMS_MIN * 3) as u128)
             .map(Uuid::from_u128)
             .collect();
         for id in &ids {

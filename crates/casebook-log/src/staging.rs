@@ -326,6 +326,7 @@ impl<'a> Staging<'a> {
                 .or_else(|| self.pending.head(stream));
             let head = match remembered {
                 Some(head) => Some(head.clone()),
+                None if !self.known.may_hold_stream(stream) => None,
                 None => read_stream_head(self.tree, stream)?,
             };
             self.heads.insert(stream.to_owned(), head);

@@ -495,6 +495,22 @@ fn prepare(parts: Vec<StreamAppend>) -> Result<Vec<PreparedPart>> {
     Ok(prepared)
 }
 
+impl SledLog {
+    /// Runs a read on tokio's blocking threads: every sled read waits while
+    /// the applier writes a group (`apply_batch` takes sled's process-wide
+    /// lock exclusively), and an async worker thread that waited there
+    /// would stall every task on it.
+    async fn read_off_runtime<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&SledLog) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let log = self.clone();
+        tokio::task::spawn_blocking(move || read(&log))
+            .await
+            .map_err(|e| LogError::Io(std::io::Error::other(format!("a read task failed: {e}"))))?
+    }
+}
+
 impl EventStore for SledLog {
     async fn append_to_streams(&self, parts: Vec<StreamAppend>) -> Result<AppendOutcome> {
         self.append_multi(parts).await
@@ -508,8 +524,12 @@ impl EventStore for SledLog {
         max: usize,
     ) -> Result<Vec<RecordedEvent>> {
         validate_stream_name(stream)?;
-        self.reader()
-            .stream_page(stream, direction, from_revision, max)
+        let stream = stream.to_owned();
+        self.read_off_runtime(move |log| {
+            log.reader()
+                .stream_page(&stream, direction, from_revision, max)
+        })
+        .await
     }
 
     async fn read_all(
@@ -518,7 +538,8 @@ impl EventStore for SledLog {
         from_position: Option<Position>,
         max: usize,
     ) -> Result<Vec<RecordedEvent>> {
-        self.reader().all_page(direction, from_position, max)
+        self.read_off_runtime(move |log| log.reader().all_page(direction, from_position, max))
+            .await
     }
 
     async fn read_category(
@@ -529,8 +550,12 @@ impl EventStore for SledLog {
         max: usize,
     ) -> Result<Vec<RecordedEvent>> {
         check_read_name(category)?;
-        self.reader()
-            .index_page(keys::CATEGORY, category, direction, from_position, max)
+        let category = category.to_owned();
+        self.read_off_runtime(move |log| {
+            log.reader()
+                .index_page(keys::CATEGORY, &category, direction, from_position, max)
+        })
+        .await
     }
 
     async fn read_event_type(
@@ -541,8 +566,12 @@ impl EventStore for SledLog {
         max: usize,
     ) -> Result<Vec<RecordedEvent>> {
         check_read_name(event_type)?;
-        self.reader()
-            .index_page(keys::EVENT_TYPE, event_type, direction, from_position, max)
+        let event_type = event_type.to_owned();
+        self.read_off_runtime(move |log| {
+            log.reader()
+                .index_page(keys::EVENT_TYPE, &event_type, direction, from_position, max)
+        })
+        .await
     }
 
     async fn stream_revision(&self, stream: &str) -> Result<Option<u64>> {
