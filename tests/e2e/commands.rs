@@ -39,6 +39,33 @@ async fn a_retried_command_answers_the_original_outcome_and_writes_nothing() {
     assert_eq!(s.log_len().await, len);
 }
 
+/// A report without a case id is appended without reading its (new)
+/// stream first; a retry with the same field time decides the very same
+/// events, which the log recognises, and one without a field time decides
+/// other content under the same ids: both answer the first outcome.
+#[tokio::test]
+async fn a_retried_report_answers_the_first_outcome_whether_or_not_it_decides_the_same_events() {
+    let w = world().await;
+    let s = &w.server;
+    let mut same = report_body(&w.household_1);
+    same["occurred_at"] = json!(chrono::Utc::now());
+    for body in [same, report_body(&w.household_1)] {
+        let first = s
+            .post("/v1/concerns", w.token("member_in"), body.clone())
+            .await;
+        assert_eq!(first.body["status"], "applied", "{:?}", first.body);
+        let len = s.log_len().await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let again = s.post("/v1/concerns", w.token("member_in"), body).await;
+        assert_eq!(again.status.as_u16(), 200, "{:?}", again.body);
+        assert_eq!(again.body["status"], "already_applied", "{:?}", again.body);
+        assert_eq!(again.body["stream"], first.body["stream"]);
+        assert_eq!(again.body["position"], first.body["position"]);
+        assert_eq!(again.body["events"], first.body["events"]);
+        assert_eq!(s.log_len().await, len);
+    }
+}
+
 #[tokio::test]
 async fn a_stale_if_match_answers_412_with_the_current_revision() {
     let w = world().await;

@@ -144,6 +144,14 @@ pub struct Request<C> {
     pub meta: CommandMeta,
     /// The revision the client last saw (`If-Match`), if it named one.
     pub if_match: Option<u64>,
+    /// The server named the stream just now (a case reported without a
+    /// client-made id: its id is random, or made from the command's id):
+    /// it has no events unless this command is a retry, so it is not read
+    /// first. If it has events, the append refuses (the stream exists, or
+    /// the same event ids came with other content: a retry decided at
+    /// another time) and the command runs again the usual way, which finds
+    /// a retry's first outcome in the stream.
+    pub new_stream: bool,
     /// The command.
     pub command: C,
 }
@@ -155,8 +163,12 @@ pub async fn execute<A: Target>(
     request: Request<A::Command>,
 ) -> Result<CommandOutcome, ApiError> {
     let command_id = request.meta.command_id.unwrap_or_else(Uuid::new_v4);
-    for _ in 0..DECIDE_ATTEMPTS_MAX {
-        let history = read_stream_all(state, &request.stream).await?;
+    for attempt in 0..DECIDE_ATTEMPTS_MAX {
+        let history = if request.new_stream && attempt == 0 {
+            Vec::new()
+        } else {
+            read_stream_all(state, &request.stream).await?
+        };
         if let Some(outcome) = prior_outcome(&history, &request.stream, command_id) {
             return Ok(outcome);
         }
@@ -169,6 +181,9 @@ pub async fn execute<A: Target>(
             .await
         {
             Ok(outcome) => return finish(state, &request.stream, command_id, outcome).await,
+            Err(LogError::IdempotencyConflict { .. }) if request.new_stream && attempt == 0 => {
+                continue
+            }
             Err(LogError::WrongExpectedRevision { .. }) if request.if_match.is_none() => continue,
             Err(error) => return Err(error.into()),
         }

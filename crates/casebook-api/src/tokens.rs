@@ -5,8 +5,16 @@
 //! (`<data>/auth`), not in the append-only log that auditors export. The
 //! secret is shown once, when created; only its hash is kept, so a copy of
 //! the data directory gives nobody a working token.
+//!
+//! Every request looks its token up, so the records are also kept in
+//! memory (a few hundred at most), loaded when the store opens and changed
+//! with the tree: a lookup never waits on sled, whose reads all stop while
+//! the log writes a group. One process owns the store (sled locks it), so
+//! the copy never misses a change made elsewhere.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use casebook_domain::PersonId;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -70,6 +78,8 @@ pub struct TokenStore {
     db: sled::Db,
     /// Hash of the secret → record.
     by_hash: sled::Tree,
+    /// The same, in memory, for lookups.
+    known: Arc<RwLock<HashMap<[u8; 32], TokenRecord>>>,
     /// The web pages' sign-in names and argon2 password hashes (see
     /// `web::accounts`): kept here because one sled database may be opened
     /// only once per process.
@@ -89,9 +99,17 @@ impl TokenStore {
         let by_hash = db.open_tree(b"tokens")?;
         let accounts = db.open_tree(b"accounts")?;
         let sessions = db.open_tree(b"sessions")?;
+        let mut known = HashMap::new();
+        for entry in by_hash.iter() {
+            let (key, value) = entry?;
+            if let Ok(hash) = <[u8; 32]>::try_from(key.as_ref()) {
+                known.insert(hash, serde_json::from_slice(&value)?);
+            }
+        }
         Ok(Self {
             db,
             by_hash,
+            known: Arc::new(RwLock::new(known)),
             accounts,
             sessions,
         })
@@ -135,18 +153,27 @@ impl TokenStore {
             expires_at: now + lifetime,
             revoked_at: None,
         };
-        self.by_hash
-            .insert(hash_of(&secret), serde_json::to_vec(&record)?)?;
+        let hash = hash_of(&secret);
+        self.by_hash.insert(hash, serde_json::to_vec(&record)?)?;
         self.db.flush_async().await?;
+        self.remember(hash, record.clone());
         Ok((secret, record))
     }
 
     /// The record of a secret, if it exists (valid or not).
     pub fn find(&self, secret: &str) -> Result<Option<TokenRecord>, TokenError> {
-        match self.by_hash.get(hash_of(secret))? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
-            None => Ok(None),
-        }
+        let known = match self.known.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        Ok(known.get(&hash_of(secret)).cloned())
+    }
+
+    fn remember(&self, hash: [u8; 32], record: TokenRecord) {
+        match self.known.write() {
+            Ok(mut guard) => guard.insert(hash, record),
+            Err(poisoned) => poisoned.into_inner().insert(hash, record),
+        };
     }
 
     /// Every token, oldest first.
@@ -174,7 +201,11 @@ impl TokenStore {
                 continue;
             }
             record.revoked_at.get_or_insert(now);
-            self.by_hash.insert(key, serde_json::to_vec(&record)?)?;
+            self.by_hash.insert(&key, serde_json::to_vec(&record)?)?;
+            // Refused from now on, even before the revocation is durable.
+            if let Ok(hash) = <[u8; 32]>::try_from(key.as_ref()) {
+                self.remember(hash, record.clone());
+            }
             self.db.flush_async().await?;
             return Ok(Some(record));
         }

@@ -23,6 +23,18 @@ pub async fn run(
     if_match: Option<u64>,
     body: ConcernCommandBody,
 ) -> Result<CommandOutcome, ApiError> {
+    run_on(state, principal, concern_id, if_match, body, false).await
+}
+
+/// Runs any command on a case; `new_stream` as in [`Request`].
+async fn run_on(
+    state: &AppState,
+    principal: &Principal,
+    concern_id: ConcernId,
+    if_match: Option<u64>,
+    body: ConcernCommandBody,
+    new_stream: bool,
+) -> Result<CommandOutcome, ApiError> {
     if let ConcernCommandBody::MergeInto(merge) = &body {
         check_merge_target(state, merge.into_concern_id).await?;
     }
@@ -31,6 +43,7 @@ pub async fn run(
         stream: concern_id.stream(),
         meta,
         if_match,
+        new_stream,
         command: body.into_command(concern_id),
     };
     execute::<Option<Concern>>(state, principal, request).await
@@ -54,10 +67,21 @@ pub async fn report(
     principal: Principal,
     ApiJson(body): ApiJson<ReportBody>,
 ) -> Result<CommandOutcome, ApiError> {
+    // An id made here (at random, or from the command's id) names a
+    // stream nobody has written to, unless this is a retry.
+    let new_stream = body.concern_id.is_none();
     let concern_id = body
         .concern_id
         .unwrap_or_else(|| new_concern_id(&body.meta()));
-    run(&state, &principal, concern_id, None, body.into()).await
+    run_on(
+        &state,
+        &principal,
+        concern_id,
+        None,
+        body.into(),
+        new_stream,
+    )
+    .await
 }
 
 macro_rules! concern_command {

@@ -47,6 +47,7 @@ pub async fn erase_household(
         stream: HouseholdId(household_id).stream(),
         meta: body.meta(),
         if_match: None,
+        new_stream: false,
         command: HouseholdCommand::ErasePersonalData {
             reason: body.reason,
         },
@@ -85,6 +86,7 @@ pub async fn read_informant(
         stream: concern_id.stream(),
         meta: body.meta(),
         if_match: None,
+        new_stream: false,
         command: ConcernCommand::ReadInformant,
     };
     let read = execute::<Option<Concern>>(&state, &principal, request).await?;

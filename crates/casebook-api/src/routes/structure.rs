@@ -20,6 +20,7 @@ fn request<C>(stream: String, meta: CommandMeta, command: C) -> Request<C> {
         stream,
         meta,
         if_match: None,
+        new_stream: false,
         command,
     }
 }

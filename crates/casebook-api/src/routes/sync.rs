@@ -218,6 +218,7 @@ async fn mark_conflict(
             occurred_at: None,
         },
         if_match: None,
+        new_stream: false,
         command: ConcernCommand::MarkSyncConflict {
             command_id: meta.command_id.unwrap_or_default(),
             command: command.to_owned(),
