@@ -281,9 +281,13 @@ fn resident_mb() -> f64 {
 /// Opens the views under `root` (empty the first time: a rebuild; with
 /// their saved files the second) and times them catching up.
 async fn open_and_catch_up(log: &SledLog, root: &Path) -> Result<(Projections, f64)> {
-    let projections = Projections::open(log.clone(), root.join("views"), Policy::default())?;
-    let head = log.len().saturating_sub(1);
     let started = Instant::now();
+    let dir = root.join("views");
+    let open_log = log.clone();
+    let projections =
+        tokio::task::spawn_blocking(move || Projections::open(open_log, dir, Policy::default()))
+            .await??;
+    let head = log.len().saturating_sub(1);
     projections.start();
     projections.wait_for(head, REBUILD_TIMEOUT).await?;
     Ok((projections, started.elapsed().as_secs_f64()))
