@@ -95,20 +95,21 @@ struct Saver {
     saved: u64,
     /// When the last save began (or the generation was opened).
     since: Instant,
-    /// The save running now, on its own thread.
-    running: Option<JoinHandle<Result<()>>>,
+    /// The save running now, on its own thread, and the events the file
+    /// held before it.
+    running: Option<(JoinHandle<Result<()>>, u64)>,
 }
 
 impl Saver {
     /// Whether the save running now (if any) is over; a failed one is
     /// logged and its events counted as not saved.
-    fn idle(&mut self, before: u64) -> bool {
+    fn idle(&mut self) -> bool {
         match self.running.take() {
-            Some(running) if !running.is_finished() => {
-                self.running = Some(running);
+            Some((running, before)) if !running.is_finished() => {
+                self.running = Some((running, before));
                 false
             }
-            Some(done) => {
+            Some((done, before)) => {
                 if let Err(err) = joined(done) {
                     tracing::warn!(file = %self.path.display(), error = %err, "saving a view failed; will try again");
                     self.saved = before;
@@ -130,7 +131,7 @@ impl Saver {
         let running = std::thread::Builder::new()
             .name("view-save".into())
             .spawn(move || view_file::save(&path, &map))?;
-        self.running = Some(running);
+        self.running = Some((running, self.saved));
         self.saved = applied;
         self.since = Instant::now();
         Ok(())
@@ -139,8 +140,10 @@ impl Saver {
     /// Waits for the save running now, then saves `map` here if it holds
     /// events the file does not.
     fn finish(&mut self, map: &Map, applied: u64) -> Result<()> {
-        if let Some(running) = self.running.take() {
-            joined(running)?;
+        if let Some((running, before)) = self.running.take() {
+            if joined(running).is_err() {
+                self.saved = before;
+            }
         }
         if applied > self.saved {
             view_file::save(&self.path, map)?;
@@ -222,8 +225,7 @@ impl<V: KeyedView> KeyedTarget<V> {
     }
 
     fn save_if_due(&mut self, applied: u64) -> Result<()> {
-        let before = self.saver.saved;
-        if self.saver.idle(before) && self.saver.due(applied) {
+        if self.saver.idle() && self.saver.due(applied) {
             self.saver.start(self.map.clone(), applied)?;
         }
         Ok(())
@@ -373,6 +375,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_save_that_fails_leaves_its_events_unsaved_and_is_tried_again() {
+        let (dir, log) = filled(600).await;
+        let feed = Feed::new(log);
+        let factory = KeyedFactory::new(ViewFiles::new(dir.path().join("views")), CasesView);
+        let mut target = factory.open(1, 1).unwrap();
+        // The file's directory cannot be made: a file stands in its place.
+        let blocked = dir.path().join("not-a-directory");
+        std::fs::write(&blocked, b"").unwrap();
+        target.saver.path = blocked.join("cases.v1.g1.view");
+        target.saver.since -= SAVE_AFTER;
+        assert!(target
+            .apply(&feed.read(0, 300).unwrap(), false)
+            .unwrap()
+            .is_some());
+        let (running, before) = target.saver.running.take().unwrap();
+        assert_eq!(before, 0);
+        let failed = running.join().unwrap();
+        assert!(failed.is_err(), "the save cannot have worked");
+        // Put it back as if still running, and let the next batch see it done.
+        let done = std::thread::spawn(move || failed);
+        while !done.is_finished() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        target.saver.running = Some((done, before));
+        assert!(target.saver.idle());
+        assert_eq!(target.saver.saved, 0, "nothing was saved");
+        // Tried again at the next interval, not at once on a failing disk.
+        assert!(!target.saver.due(300));
+        target.saver.since -= SAVE_AFTER;
+        assert!(target.saver.due(300), "and then it is due again");
+        assert!(
+            target.close().is_err(),
+            "a shutdown says the view was not saved"
+        );
+    }
+
+    #[tokio::test]
     async fn a_published_state_is_saved_once_due_and_a_damaged_file_is_built_again() {
         let (dir, log) = filled(1_000).await;
         let head = log.len();
@@ -389,7 +428,7 @@ mod tests {
         target.saver.since -= SAVE_AFTER;
         let rest = feed.read(500, usize::MAX).unwrap();
         assert_eq!(target.apply(&rest, false).unwrap(), Some(head - 1));
-        joined(target.saver.running.take().unwrap()).unwrap();
+        joined(target.saver.running.take().unwrap().0).unwrap();
         let reopened = factory.open(1, 1).unwrap();
         assert_eq!(reopened.checkpoint().unwrap(), Some(head - 1));
         assert_eq!(contents(&reopened), contents(&target));
