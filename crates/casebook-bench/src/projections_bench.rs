@@ -106,9 +106,9 @@ pub struct ProjectionFigures {
     pub save_seconds: f64,
     /// Seconds to open the views again from their files and catch up.
     pub reopen_seconds: f64,
-    /// The sled views' content after the rebuild, written alone into empty
-    /// sled trees: what sled itself costs, the floor of any rebuild that
-    /// keeps these keys in sled.
+    /// The keyed views' content after the rebuild, written alone into
+    /// empty sled trees: what keeping these keys in sled would cost (the
+    /// views were sled trees until they moved to memory).
     pub sled_floor: SledFloor,
     /// Appends per second while lag was measured.
     pub lag_appends_per_s: u64,
@@ -203,12 +203,12 @@ async fn read_all(log: &SledLog) -> Result<f64> {
     .await?
 }
 
-/// The sled views' keys written into empty sled trees, as a view's first
-/// commit writes them (sorted, one `insert` each, then a flush), one thread
-/// per view as the workers run.
+/// The keyed views' keys written into empty sled trees, as a sled view's
+/// first commit wrote them (sorted, one `insert` each, then a flush), one
+/// thread per view as the workers ran.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SledFloor {
-    /// Keys written (every sled view's, without checkpoints).
+    /// Keys written (every keyed view's, without checkpoints).
     pub keys: u64,
     /// Their bytes, keys and values.
     pub bytes: u64,
