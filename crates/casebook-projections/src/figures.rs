@@ -55,7 +55,7 @@ pub struct FiguresView {
 }
 
 /// The length of a period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Granularity {
     /// A local calendar day.
@@ -67,13 +67,6 @@ pub enum Granularity {
     /// A calendar year.
     Year,
 }
-
-const GRANULARITIES: [Granularity; 4] = [
-    Granularity::Day,
-    Granularity::Month,
-    Granularity::Quarter,
-    Granularity::Year,
-];
 
 impl Granularity {
     fn tag(self) -> u8 {
@@ -119,6 +112,21 @@ impl Granularity {
             .checked_add_months(chrono::Months::new(months))
             .and_then(|next| next.pred_opt())
             .unwrap_or(date)
+    }
+
+    /// The next coarser granularity and its period that holds `period` of
+    /// this one: a day's month, a month's quarter, a quarter's year. A year
+    /// has none.
+    fn coarser(self, period: u32) -> Option<(Self, u32)> {
+        match self {
+            Self::Day => Some((Self::Month, period / 100)),
+            Self::Month => {
+                let (year, month) = (period / 100, period % 100);
+                Some((Self::Quarter, year * 10 + month.saturating_sub(1) / 3 + 1))
+            }
+            Self::Quarter => Some((Self::Year, period / 10)),
+            Self::Year => None,
+        }
     }
 
     /// The period number of a date: 20240304, 202403, 20241, 2024.
@@ -194,34 +202,35 @@ impl Counters {
     }
 
     fn from_bytes(bytes: &[u8]) -> Self {
-        let f = |i: usize| {
+        Self::from_fields(std::array::from_fn(|i| {
             bytes
                 .get(i * 8..i * 8 + 8)
                 .and_then(|b| b.try_into().ok())
                 .map_or(0, u64::from_be_bytes)
-        };
+        }))
+    }
+
+    fn from_fields(f: [u64; COUNTERS]) -> Self {
+        let [received, acknowledged, resolved, resolved_on_time, escalated, referred_out, reopened, satisfied, not_satisfied, withdrawn, merged] =
+            f;
         Self {
-            received: f(0),
-            acknowledged: f(1),
-            resolved: f(2),
-            resolved_on_time: f(3),
-            escalated: f(4),
-            referred_out: f(5),
-            reopened: f(6),
-            satisfied: f(7),
-            not_satisfied: f(8),
-            withdrawn: f(9),
-            merged: f(10),
+            received,
+            acknowledged,
+            resolved,
+            resolved_on_time,
+            escalated,
+            referred_out,
+            reopened,
+            satisfied,
+            not_satisfied,
+            withdrawn,
+            merged,
         }
     }
 
     fn add(&mut self, other: Counters) {
         let (a, b) = (self.fields(), other.fields());
-        let mut sum = [0u64; COUNTERS];
-        for i in 0..COUNTERS {
-            sum[i] = a[i].saturating_add(b[i]);
-        }
-        *self = Self::from_bytes(&sum.iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<_>>());
+        *self = Self::from_fields(std::array::from_fn(|i| a[i].saturating_add(b[i])));
     }
 }
 
@@ -276,14 +285,21 @@ impl KeyedView for FiguresView {
         Ok(())
     }
 
+    /// A leaf becomes a value for each unit on its path, period and topic,
+    /// but leaves of one unit and month share most of them: counted as two.
     fn extra_keys(cells: &Cells) -> usize {
-        cells.figures.len() + cells.open.len()
+        2 * cells.leaves.len() + cells.open.len()
     }
 
     fn settle(&self, staging: &mut FigStaging) -> Result<()> {
         let cells = std::mem::take(&mut staging.extra);
-        for (cell, figures) in cells.figures {
+        for (cell, change) in cells.rolled_up() {
             let k = cell.key(&cells.topics);
+            let mut figures = match staging.get_raw(&k)? {
+                Some(bytes) => TopicFigures::from_bytes(&bytes)?,
+                None => TopicFigures::default(),
+            };
+            figures.add(&change);
             staging.hold(k, figures, encode_topic);
         }
         for (cell, n) in cells.open {
@@ -465,13 +481,8 @@ impl FiguresView {
         Ok(())
     }
 
-    fn periods(&self, at: DateTime<Utc>) -> [(u8, u32); 4] {
-        let date = at.with_timezone(&self.policy.time_zone).date_naive();
-        GRANULARITIES.map(|g| (g.tag(), g.period(date)))
-    }
-
     fn bump(&self, s: &mut FigStaging, c: &FigCase, at: DateTime<Utc>, bump: Bump) -> Result<()> {
-        self.each_period(s, c, at, |topic| bump(&mut topic.counters))
+        self.change_leaf(s, c, at, |topic| bump(&mut topic.counters))
     }
 
     /// Records the time from report to `at` in the histograms of kind `a`
@@ -481,7 +492,7 @@ impl FiguresView {
             .unwrap_or(0)
             .clamp(1, DURATION_S_MAX);
         let bucket = bucket_of(seconds)?;
-        self.each_period(s, c, at, |topic| {
+        self.change_leaf(s, c, at, |topic| {
             let histogram = if kind == b'a' {
                 &mut topic.acknowledge
             } else {
@@ -491,40 +502,25 @@ impl FiguresView {
         })
     }
 
-    /// Applies `change` to the case's topic and to all topics, in every
-    /// period holding `at`, for every unit on the case's path. The values
-    /// stay decoded in the staging's [`Cells`] until its commit.
-    fn each_period(
+    /// Applies `change` to what this batch adds to the case's own unit,
+    /// topic and day (its leaf). Only at the commit are the leaves added up
+    /// the case's path, to longer periods and to all topics (see
+    /// [`Cells::rolled_up`]): an event changes one value here instead of
+    /// one per unit, period and topic (40 on a province's paths).
+    fn change_leaf(
         &self,
         s: &mut FigStaging,
         c: &FigCase,
         at: DateTime<Utc>,
         change: impl Fn(&mut TopicFigures),
     ) -> Result<()> {
-        let periods = self.periods(at);
-        let topics = s.extra.topic_pair(&c.topic);
-        for unit in &c.path {
-            for (gran, period) in periods {
-                for topic in topics {
-                    let cell = Cell {
-                        unit: id(unit.0),
-                        gran,
-                        period,
-                        topic,
-                    };
-                    if let Some(figures) = s.extra.figures.get_mut(&cell) {
-                        change(figures);
-                        continue;
-                    }
-                    let mut figures = match s.get_raw(&cell.key(&s.extra.topics))? {
-                        Some(bytes) => TopicFigures::from_bytes(&bytes)?,
-                        None => TopicFigures::default(),
-                    };
-                    change(&mut figures);
-                    s.extra.figures.insert(cell, figures);
-                }
-            }
-        }
+        let date = at.with_timezone(&self.policy.time_zone).date_naive();
+        let leaf = Leaf {
+            path: s.extra.path_id(&c.path),
+            day: Granularity::Day.period(date),
+            topic: s.extra.topic_id(&c.topic),
+        };
+        change(s.extra.leaves.entry(leaf).or_default());
         Ok(())
     }
 }
@@ -537,7 +533,7 @@ type TopicId = u32;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Cell {
     unit: [u8; 16],
-    gran: u8,
+    gran: Granularity,
     period: u32,
     topic: TopicId,
 }
@@ -548,7 +544,7 @@ impl Cell {
             TAG_COUNTERS,
             &[
                 &self.unit,
-                &[self.gran],
+                &[self.gran.tag()],
                 &self.period.to_be_bytes(),
                 topic_bytes(topics, self.topic),
             ],
@@ -569,41 +565,125 @@ fn topic_bytes(topics: &[String], topic: TopicId) -> &[u8] {
         .map_or(ALL_TOPICS.as_bytes(), |t| t.as_bytes())
 }
 
-/// What the figures keep decoded in a staging until its commit: every
-/// counter value and open count an event changed, by [`Cell`]. An event
-/// changes up to 32 values (4 units × 4 periods × its topic and all
-/// topics); hashing a few fixed-size fields per value instead of building
-/// and hashing a byte key is most of the figures' speed in a rebuild.
+/// A path from the root to a case's unit, as a number within one staging
+/// (see [`Cells::paths`]).
+type PathId = u32;
+
+/// What one batch adds to one path, day and topic: the finest grain the
+/// figures are kept at, from which every other value is added up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Leaf {
+    path: PathId,
+    /// The day's period number (see [`Granularity::period`]).
+    day: u32,
+    topic: TopicId,
+}
+
+/// What the figures keep decoded in a staging until its commit: what the
+/// batch adds to each [`Leaf`], and every open count an event changed. At
+/// the commit the leaves are added up the paths, periods and topics
+/// ([`Cells::rolled_up`]) and each sum added to the stored value once.
 #[derive(Debug, Default)]
 pub struct Cells {
     /// Topic names by [`TopicId`]; 0 is all topics.
     topics: Vec<String>,
     topic_ids: rustc_hash::FxHashMap<String, TopicId>,
-    figures: rustc_hash::FxHashMap<Cell, TopicFigures>,
+    /// Paths (root first) by [`PathId`]. A case keeps the path it was
+    /// reported on, so two cases of one unit may hold different paths.
+    paths: Vec<Vec<UnitId>>,
+    path_ids: rustc_hash::FxHashMap<Vec<UnitId>, PathId>,
+    leaves: rustc_hash::FxHashMap<Leaf, TopicFigures>,
     open: rustc_hash::FxHashMap<OpenCell, u64>,
 }
 
+/// Sums of figures by cell.
+type CellSums = rustc_hash::FxHashMap<Cell, TopicFigures>;
+
 impl Cells {
-    /// The ids of `topic` and of all topics.
-    fn topic_pair(&mut self, topic: &TopicCode) -> [TopicId; 2] {
+    /// The id of `topic` within this staging (never 0: that is all topics).
+    fn topic_id(&mut self, topic: &TopicCode) -> TopicId {
         if self.topics.is_empty() {
             self.topics.push(ALL_TOPICS.to_owned());
         }
-        let id = match self.topic_ids.get(topic.as_str()) {
-            Some(id) => *id,
-            None => {
-                let id = self.topics.len() as TopicId;
-                self.topics.push(topic.as_str().to_owned());
-                self.topic_ids.insert(topic.as_str().to_owned(), id);
-                id
-            }
-        };
-        [id, 0]
+        if let Some(id) = self.topic_ids.get(topic.as_str()) {
+            return *id;
+        }
+        let id = self.topics.len() as TopicId;
+        self.topics.push(topic.as_str().to_owned());
+        self.topic_ids.insert(topic.as_str().to_owned(), id);
+        id
+    }
+
+    /// The ids of `topic` and of all topics.
+    fn topic_pair(&mut self, topic: &TopicCode) -> [TopicId; 2] {
+        [self.topic_id(topic), 0]
     }
 
     fn topic(&self, topic: TopicId) -> &[u8] {
         topic_bytes(&self.topics, topic)
     }
+
+    /// The id of `path` within this staging.
+    fn path_id(&mut self, path: &[UnitId]) -> PathId {
+        if let Some(id) = self.path_ids.get(path) {
+            return *id;
+        }
+        let id = self.paths.len() as PathId;
+        self.paths.push(path.to_vec());
+        self.path_ids.insert(path.to_vec(), id);
+        id
+    }
+
+    /// The leaves added up into every value they change: each unit on the
+    /// path, each period holding the day (a day's sums make its month's,
+    /// a month's its quarter's, a quarter's its year's) and the topic
+    /// itself and all topics. Each sum is added once to its stored value,
+    /// where adding each event to each value cost 40 changes an event.
+    fn rolled_up(&self) -> CellSums {
+        let mut sums = CellSums::default();
+        for (leaf, change) in &self.leaves {
+            for unit in self.paths.get(leaf.path as usize).into_iter().flatten() {
+                let cell = Cell {
+                    unit: id(unit.0),
+                    gran: Granularity::Day,
+                    period: leaf.day,
+                    topic: leaf.topic,
+                };
+                sums.entry(cell).or_default().add(change);
+            }
+        }
+        let mut periods = vec![sums];
+        while let Some(next) = periods.last().map(coarser_periods) {
+            if next.is_empty() {
+                break;
+            }
+            periods.push(next);
+        }
+        let mut sums: CellSums = periods.into_iter().flatten().collect();
+        let mut all_topics = CellSums::default();
+        for (cell, change) in &sums {
+            let all = Cell { topic: 0, ..*cell };
+            all_topics.entry(all).or_default().add(change);
+        }
+        sums.extend(all_topics);
+        sums
+    }
+}
+
+/// The sums of `finer` by the next coarser period (none for years).
+fn coarser_periods(finer: &CellSums) -> CellSums {
+    let mut coarser = CellSums::default();
+    for (cell, change) in finer {
+        if let Some((gran, period)) = cell.gran.coarser(cell.period) {
+            let up = Cell {
+                gran,
+                period,
+                ..*cell
+            };
+            coarser.entry(up).or_default().add(change);
+        }
+    }
+    coarser
 }
 
 /// The histogram bucket of a duration: the lowest value hdrhistogram treats
@@ -627,6 +707,20 @@ impl Buckets {
         match self.0.binary_search_by_key(&bucket, |(b, _)| *b) {
             Ok(i) => self.0[i].1 += 1,
             Err(i) => self.0.insert(i, (bucket, 1)),
+        }
+    }
+
+    /// Adds the counts of `other`, bucket by bucket.
+    fn add(&mut self, other: &Buckets) {
+        if self.0.is_empty() {
+            self.0.clone_from(&other.0);
+            return;
+        }
+        for (bucket, count) in &other.0 {
+            match self.0.binary_search_by_key(bucket, |(b, _)| *b) {
+                Ok(i) => self.0[i].1 = self.0[i].1.saturating_add(*count),
+                Err(i) => self.0.insert(i, (*bucket, *count)),
+            }
         }
     }
 
@@ -656,6 +750,13 @@ struct TopicFigures {
 }
 
 impl TopicFigures {
+    /// Adds `other`'s counters and durations.
+    fn add(&mut self, other: &TopicFigures) {
+        self.counters.add(other.counters);
+        self.acknowledge.add(&other.acknowledge);
+        self.resolve.add(&other.resolve);
+    }
+
     /// The counters (11 big-endian u64), then each histogram as a count
     /// and (bucket, count) pairs, as LEB128 varints.
     fn to_bytes(&self) -> Vec<u8> {
@@ -981,6 +1082,55 @@ mod tests {
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn each_period_rolls_up_into_the_period_that_holds_its_days() {
+        let grans = [
+            Granularity::Day,
+            Granularity::Month,
+            Granularity::Quarter,
+            Granularity::Year,
+        ];
+        let mut date = day(2023, 1, 1);
+        while date <= day(2025, 12, 31) {
+            for pair in grans.windows(2) {
+                let (fine, coarse) = (pair[0], pair[1]);
+                assert_eq!(
+                    fine.coarser(fine.period(date)),
+                    Some((coarse, coarse.period(date))),
+                    "{fine:?} of {date}"
+                );
+            }
+            assert_eq!(
+                Granularity::Year.coarser(Granularity::Year.period(date)),
+                None
+            );
+            date = date.succ_opt().expect("a next day");
+        }
+    }
+
+    #[test]
+    fn figures_add_counters_and_durations_bucket_by_bucket() {
+        let mut sum = TopicFigures::default();
+        let mut one = TopicFigures::default();
+        one.counters.received = 2;
+        one.acknowledge.record(bucket_of(60).expect("bucket"));
+        one.resolve.record(bucket_of(7_200).expect("bucket"));
+        let mut other = TopicFigures::default();
+        other.counters.received = 1;
+        other.counters.resolved = 1;
+        other.acknowledge.record(bucket_of(60).expect("bucket"));
+        other.acknowledge.record(bucket_of(5).expect("bucket"));
+        sum.add(&one);
+        sum.add(&other);
+        assert_eq!((sum.counters.received, sum.counters.resolved), (3, 1));
+        let mut direct = Buckets::default();
+        for seconds in [60, 60, 5] {
+            direct.record(bucket_of(seconds).expect("bucket"));
+        }
+        assert_eq!(sum.acknowledge, direct);
+        assert_eq!(sum.resolve, one.resolve);
     }
 
     #[test]
