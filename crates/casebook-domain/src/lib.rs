@@ -74,8 +74,8 @@ pub use person::{
 };
 pub use policy::{DeadlineOverride, DeadlineRule, DeadlineStatus, PerPriority, Policy};
 pub use record::{
-    from_record, payload_from_record, payload_to_record, to_record, upcast, EventRecord,
-    RecordMetadata,
+    from_record, payload_from_current_bytes, payload_from_record, payload_to_record, to_record,
+    upcast, EventRecord, RecordMetadata,
 };
 pub use taxonomy::{Taxonomy, Topic, TopicCode, TOPIC_CODE_LEN_MAX};
 pub use unit::{

@@ -334,6 +334,44 @@ fn a_v1_report_is_upcast_to_v2() {
 }
 
 #[test]
+fn every_event_type_reads_from_its_stored_bytes_as_from_its_json_tree() {
+    for event in samples() {
+        let record = to_record(&event).expect("encodes");
+        let bytes = serde_json::to_vec(&record.data).expect("serialises");
+        let direct = payload_from_current_bytes(&record.event_type, record.schema_version, &bytes)
+            .expect("decodes");
+        assert_eq!(direct, Some(event.payload), "{}", record.event_type);
+    }
+}
+
+#[test]
+fn only_current_versions_read_from_bytes_and_bad_bytes_are_refused() {
+    let path = golden_dir().join("upcast").join("concern.reported.v1.json");
+    let stored: EventRecord =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("reads")).expect("parses");
+    let bytes = serde_json::to_vec(&stored.data).expect("serialises");
+    assert_eq!(
+        payload_from_current_bytes("concern.reported", 1, &bytes),
+        Ok(None),
+        "an older version is left to the upcasting path"
+    );
+    assert_eq!(
+        payload_from_current_bytes("concern.teleported", 1, b"{}"),
+        Ok(None)
+    );
+    for bad in [&b"{"[..], b"{}", b"[1]", b"{\"concern_id\": 3}"] {
+        assert!(
+            matches!(
+                payload_from_current_bytes("concern.closed", 1, bad),
+                Err(DomainError::MalformedRecord { .. })
+            ),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
+
+#[test]
 fn unknown_types_and_versions_are_refused() {
     let data = serde_json::json!({});
     assert_eq!(
