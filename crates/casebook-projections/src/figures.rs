@@ -17,6 +17,12 @@
 //!   two hdrhistogram keys).
 //! - `o` unit, deadline, case → topic: open cases whose clock runs.
 //! - `p` unit, topic → number of open cases (u64).
+//! - `q` unit, span, topic → how many of the `o` entries have their
+//!   deadline in that span of [`DUE_SPAN_S`] seconds (u64); `r` the same
+//!   for the shorter spans of [`DUE_SLOT_S`]. "Overdue now" adds the
+//!   counts of the spans and slots that ended before now and reads only
+//!   the last slot's deadlines one by one: a province's figures read a few
+//!   hundred values instead of every overdue case below it, twice.
 
 use std::collections::BTreeMap;
 
@@ -37,6 +43,13 @@ const TAG_CASE: u8 = b's';
 const TAG_COUNTERS: u8 = b'f';
 const TAG_OPEN_DEADLINE: u8 = b'o';
 const TAG_OPEN_COUNT: u8 = b'p';
+const TAG_DUE_SPAN: u8 = b'q';
+const TAG_DUE_SLOT: u8 = b'r';
+/// Length of a `q` span of deadlines: 2^22 s, about 48½ days. Spans and
+/// slots are counted from the epoch, so each span holds 64 whole slots.
+const DUE_SPAN_S: i64 = 1 << 22;
+/// Length of an `r` slot of deadlines: 2^16 s, about 18 hours.
+const DUE_SLOT_S: i64 = 1 << 16;
 /// The topic under which every topic is counted together.
 const ALL_TOPICS: &str = "*";
 /// Longest duration recorded, in seconds: ten years; longer is clamped.
@@ -255,8 +268,9 @@ fn corrupt(reason: String) -> ProjectionError {
 impl KeyedView for FiguresView {
     const NAME: &'static str = "figures";
     /// 2: one value per unit, period and topic holding its counters and
-    /// durations (was one counter and two histograms).
-    const VERSION: u32 = 2;
+    /// durations (was one counter and two histograms). 3: open deadlines
+    /// also counted by span and slot (`q`, `r`).
+    const VERSION: u32 = 3;
     type Extra = Cells;
 
     fn apply(&self, staging: &mut FigStaging, event: &Decoded) -> Result<()> {
@@ -288,7 +302,7 @@ impl KeyedView for FiguresView {
     /// A leaf becomes a value for each unit on its path, period and topic,
     /// but leaves of one unit and month share most of them: counted as two.
     fn extra_keys(cells: &Cells) -> usize {
-        2 * cells.leaves.len() + cells.open.len()
+        2 * cells.leaves.len() + cells.open.len() + cells.due.len()
     }
 
     fn settle(&self, staging: &mut FigStaging) -> Result<()> {
@@ -308,6 +322,23 @@ impl KeyedView for FiguresView {
                 &[&cell.unit, topic_bytes(&cells.topics, cell.topic)],
             );
             staging.put_raw(k, n.to_be_bytes().to_vec());
+        }
+        for (cell, change) in cells.due {
+            let k = cell.key(&cells.topics);
+            let stored = match staging.get_raw(&k)? {
+                Some(bytes) => crate::keys::position_from(&bytes)
+                    .ok_or_else(|| corrupt(format!("a deadline count of {} bytes", bytes.len())))?,
+                None => 0,
+            };
+            match stored.checked_add_signed(change) {
+                Some(0) => staging.remove(k),
+                Some(n) => staging.put_raw(k, n.to_be_bytes().to_vec()),
+                None => {
+                    return Err(corrupt(format!(
+                        "a deadline count of {stored} would change by {change}"
+                    )))
+                }
+            }
         }
         Ok(())
     }
@@ -343,6 +374,8 @@ impl FiguresView {
         fresh: bool,
     ) -> Result<()> {
         let was_running = c.running.then_some(c.deadline).flatten();
+        // The topic the running deadline was counted under.
+        let counted_topic = was_running.map(|_| s.extra.topic_id(&c.topic));
         match payload {
             Payload::ConcernReported(_) => {
                 self.bump(s, c, at, |n| n.received += 1)?;
@@ -397,7 +430,9 @@ impl FiguresView {
         }
         let now_running = c.running.then_some(c.deadline).flatten();
         if was_running != now_running {
-            self.move_deadline(s, c, case, (was_running, now_running), fresh);
+            let old = was_running.zip(counted_topic);
+            let new = now_running.map(|d| (d, s.extra.topic_id(&c.topic)));
+            self.move_deadline(s, c, case, (old, new), fresh);
         }
         Ok(())
     }
@@ -428,27 +463,32 @@ impl FiguresView {
         Ok(())
     }
 
+    /// Moves the case's running deadline (with the topic it is counted
+    /// under) from `old` to `new` in each unit on its path: its own `o`
+    /// entry and the counts of its span and slot.
     fn move_deadline(
         &self,
         s: &mut FigStaging,
         c: &FigCase,
         case: ConcernId,
-        (old, new): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+        (old, new): (RunningDeadline, RunningDeadline),
         fresh: bool,
     ) {
         for unit in &c.path {
             let unit = id(unit.0);
-            if let Some(old) = old {
+            if let Some((old, topic)) = old {
                 s.remove(key(TAG_OPEN_DEADLINE, &[&unit, &time(old), &id(case.0)]));
+                s.extra.count_due(unit, old, topic, -1);
             }
-            if let Some(new) = new {
+            if let Some((new, topic)) = new {
                 let k = key(TAG_OPEN_DEADLINE, &[&unit, &time(new), &id(case.0)]);
-                let topic = c.topic.as_str().as_bytes().to_vec();
+                let topic_name = s.extra.topic(topic).to_vec();
                 if fresh {
-                    s.put_raw_new(k, topic);
+                    s.put_raw_new(k, topic_name);
                 } else {
-                    s.put_raw(k, topic);
+                    s.put_raw(k, topic_name);
                 }
+                s.extra.count_due(unit, new, topic, 1);
             }
         }
     }
@@ -528,6 +568,10 @@ impl FiguresView {
 /// A topic as a number, within one staging (see [`Cells::topics`]).
 type TopicId = u32;
 
+/// A case's running deadline and the topic it is counted under, if its
+/// clock runs.
+type RunningDeadline = Option<(DateTime<Utc>, TopicId)>;
+
 /// One unit, period and topic: the key of a `TopicFigures`, in a form
 /// that is cheap to hash, made into the tree's key once, at the commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -550,6 +594,48 @@ impl Cell {
             ],
         )
     }
+}
+
+/// One unit, span or slot of deadlines, and topic: the key of a count of
+/// running deadlines (see [`DUE_SPAN_S`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct DueCell {
+    /// [`TAG_DUE_SPAN`] or [`TAG_DUE_SLOT`].
+    tag: u8,
+    unit: [u8; 16],
+    /// The span's or slot's number since the epoch.
+    number: i64,
+    topic: TopicId,
+}
+
+impl DueCell {
+    fn key(&self, topics: &[String]) -> Vec<u8> {
+        due_key(
+            self.tag,
+            &self.unit,
+            self.number,
+            topic_bytes(topics, self.topic),
+        )
+    }
+}
+
+/// The key of a deadline count (`topic` empty: where the unit's counts of
+/// span or slot `number` begin).
+fn due_key(tag: u8, unit: &[u8; 16], number: i64, topic: &[u8]) -> Vec<u8> {
+    let number = (number as u64 ^ (1 << 63)).to_be_bytes();
+    key(tag, &[unit, &number, topic])
+}
+
+/// Where a deadline count's key holds its topic.
+const DUE_TOPIC_AT: usize = 1 + 16 + 8;
+
+/// The span and the slot that hold `deadline`.
+fn due_numbers(deadline: DateTime<Utc>) -> [(u8, i64); 2] {
+    let seconds = deadline.timestamp();
+    [
+        (TAG_DUE_SPAN, seconds.div_euclid(DUE_SPAN_S)),
+        (TAG_DUE_SLOT, seconds.div_euclid(DUE_SLOT_S)),
+    ]
 }
 
 /// One unit and topic: the key of an open-case count.
@@ -594,6 +680,8 @@ pub struct Cells {
     path_ids: rustc_hash::FxHashMap<Vec<UnitId>, PathId>,
     leaves: rustc_hash::FxHashMap<Leaf, TopicFigures>,
     open: rustc_hash::FxHashMap<OpenCell, u64>,
+    /// What the batch adds to each deadline count.
+    due: rustc_hash::FxHashMap<DueCell, i64>,
 }
 
 /// Sums of figures by cell.
@@ -612,6 +700,19 @@ impl Cells {
         self.topics.push(topic.as_str().to_owned());
         self.topic_ids.insert(topic.as_str().to_owned(), id);
         id
+    }
+
+    /// Adds `change` to the counts of `deadline`'s span and slot.
+    fn count_due(&mut self, unit: [u8; 16], deadline: DateTime<Utc>, topic: TopicId, change: i64) {
+        for (tag, number) in due_numbers(deadline) {
+            let cell = DueCell {
+                tag,
+                unit,
+                number,
+                topic,
+            };
+            *self.due.entry(cell).or_default() += change;
+        }
     }
 
     /// The ids of `topic` and of all topics.
@@ -1002,14 +1103,54 @@ fn gather(
         let topic = String::from_utf8_lossy(&k[17..]).into_owned();
         acc.entry(topic).or_default().open_now += crate::keys::position_from(v).unwrap_or(0);
     }
-    let overdue_start = key(TAG_OPEN_DEADLINE, &[&u]);
-    let overdue_end = key(TAG_OPEN_DEADLINE, &[&u, &time(now)]);
-    for (_, v) in tree.range(overdue_start..overdue_end) {
-        let topic = String::from_utf8_lossy(v).into_owned();
-        acc.entry(topic).or_default().overdue_now += 1;
-        acc.entry(ALL_TOPICS.to_owned()).or_default().overdue_now += 1;
+    let mut overdue_total = 0;
+    for (topic, n) in overdue_by_topic(tree, &u, now) {
+        acc.entry(String::from_utf8_lossy(topic).into_owned())
+            .or_default()
+            .overdue_now += n;
+        overdue_total += n;
     }
+    acc.entry(ALL_TOPICS.to_owned()).or_default().overdue_now += overdue_total;
     Ok(())
+}
+
+/// How many of `unit`'s open cases are past their running deadline at
+/// `now`, by topic: the counts of the spans before now's span, of the
+/// slots of now's span before now's slot, and one by one the deadlines of
+/// now's slot that are before now.
+fn overdue_by_topic<'a>(
+    tree: &'a ViewTree,
+    unit: &[u8; 16],
+    now: DateTime<Utc>,
+) -> Vec<(&'a [u8], u64)> {
+    let mut by_topic: Vec<(&[u8], u64)> = Vec::new();
+    let mut add = |topic: &'a [u8], n: u64| match by_topic.iter_mut().find(|(t, _)| *t == topic) {
+        Some((_, count)) => *count += n,
+        None => by_topic.push((topic, n)),
+    };
+    let seconds = now.timestamp();
+    let (span, slot) = (
+        seconds.div_euclid(DUE_SPAN_S),
+        seconds.div_euclid(DUE_SLOT_S),
+    );
+    let counted = [
+        (TAG_DUE_SPAN, i64::MIN, span),
+        (TAG_DUE_SLOT, span * (DUE_SPAN_S / DUE_SLOT_S), slot),
+    ];
+    for (tag, first, end) in counted {
+        let range = due_key(tag, unit, first, &[])..due_key(tag, unit, end, &[]);
+        for (k, v) in tree.range(range) {
+            let topic = k.get(DUE_TOPIC_AT..).unwrap_or_default();
+            add(topic, crate::keys::position_from(v).unwrap_or(0));
+        }
+    }
+    let slot_start = DateTime::from_timestamp(slot * DUE_SLOT_S, 0).unwrap_or(now);
+    let start = key(TAG_OPEN_DEADLINE, &[unit, &time(slot_start)]);
+    let end = key(TAG_OPEN_DEADLINE, &[unit, &time(now)]);
+    for (_, v) in tree.range(start..end) {
+        add(v, 1);
+    }
+    by_topic
 }
 
 /// Open cases whose clock runs, with deadlines before `until`, across the

@@ -3,7 +3,7 @@
 
 use casebook_domain::{Payload, StreamId};
 use casebook_projections::Granularity;
-use chrono::NaiveDate;
+use chrono::{DateTime, Duration, NaiveDate};
 
 use crate::harness::Harness;
 
@@ -58,6 +58,65 @@ async fn figures_roll_up_and_match_a_direct_count() {
         assert_eq!(topics, t.received, "the topics add up to the total");
         assert!(report.total.resolve_p50_hours.is_some());
         assert!(report.total.resolve_p50_hours <= report.total.resolve_p90_hours);
+    }
+}
+
+/// "Overdue now" is read from counts of deadlines by span and slot plus the
+/// last slot's deadlines one by one: at every moment it must equal the
+/// running deadlines before that moment, counted one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overdue_now_equals_the_running_deadlines_before_now() {
+    let mut h = Harness::new(7).await;
+    let year = |y| NaiveDate::from_ymd_opt(y, 1, 1).unwrap();
+    for round in 0..3 {
+        h.feed(700).await;
+        let province = h.generator.province;
+        let far = h.generator.now() + Duration::days(3650);
+        let deadlines: Vec<_> = h
+            .projections
+            .deadlines_before(province, far)
+            .unwrap()
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        assert!(
+            deadlines.len() >= 5,
+            "round {round}: too few running deadlines to check"
+        );
+        // Each deadline itself (not yet overdue), just after it, the slot
+        // and span boundaries around it (2^16 s and 2^22 s from the epoch).
+        let mut moments = Vec::new();
+        for d in &deadlines {
+            let s = d.timestamp();
+            moments.extend([
+                *d,
+                *d + Duration::microseconds(1),
+                *d - Duration::seconds(1),
+            ]);
+            for length in [1_i64 << 16, 1 << 22] {
+                let start = s.div_euclid(length) * length;
+                for at in [start, start + length] {
+                    moments.push(DateTime::from_timestamp(at, 0).unwrap());
+                }
+            }
+        }
+        moments.push(far);
+        moments.push(deadlines[0] - Duration::days(400));
+        for now in moments {
+            let expected = deadlines.iter().filter(|d| **d < now).count() as u64;
+            let report = h
+                .projections
+                .figures(province, Granularity::Year, year(2020), year(2030), now)
+                .unwrap();
+            assert_eq!(
+                report.total.overdue_now, expected,
+                "round {round}, at {now}"
+            );
+            let topics: u64 = report.by_topic.values().map(|f| f.overdue_now).sum();
+            assert_eq!(topics, expected, "the topics add up, at {now}");
+            let units: u64 = report.by_unit.iter().map(|u| u.figures.overdue_now).sum();
+            assert_eq!(units, expected, "the units below add up, at {now}");
+        }
     }
 }
 
