@@ -825,12 +825,14 @@ impl Buckets {
         }
     }
 
+    /// Records the durations in `into` (made if `None`), after clearing
+    /// what it held: one histogram serves every figure of a query.
     fn into_histogram(self, into: &mut Option<Histogram<u64>>) -> Result<()> {
-        if self.0.is_empty() {
-            return Ok(());
-        }
         let h = match into {
-            Some(h) => h,
+            Some(h) => {
+                h.reset();
+                h
+            }
             None => into.insert(new_histogram()?),
         };
         for (bucket, count) in self.0 {
@@ -873,27 +875,40 @@ impl TopicFigures {
     }
 
     fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let head = bytes
-            .get(..COUNTERS * 8)
-            .ok_or_else(|| corrupt("a figures value is cut short".into()))?;
-        let counters = Counters::from_bytes(head);
-        let mut rest = &bytes[COUNTERS * 8..];
-        let mut histograms = [Buckets::default(), Buckets::default()];
-        for buckets in &mut histograms {
-            let n = read_varint(&mut rest)?;
-            for _ in 0..n {
-                buckets
-                    .0
-                    .push((read_varint(&mut rest)?, read_varint(&mut rest)?));
-            }
-        }
-        let [acknowledge, resolve] = histograms;
-        Ok(Self {
+        let (counters, mut rest) = split_counters(bytes)?;
+        let mut figures = Self {
             counters,
-            acknowledge,
-            resolve,
-        })
+            ..Self::default()
+        };
+        read_buckets(&mut rest, &mut figures.acknowledge.0)?;
+        read_buckets(&mut rest, &mut figures.resolve.0)?;
+        Ok(figures)
     }
+}
+
+/// The counters at the head of a stored figures value, and the rest.
+fn split_counters(bytes: &[u8]) -> Result<(Counters, &[u8])> {
+    if bytes.len() < COUNTERS * 8 {
+        return Err(corrupt("a figures value is cut short".into()));
+    }
+    let (head, rest) = bytes.split_at(COUNTERS * 8);
+    Ok((Counters::from_bytes(head), rest))
+}
+
+/// Reads one histogram of a stored value (a count, then that many
+/// (bucket, count) pairs) onto the end of `into`.
+fn read_buckets(bytes: &mut &[u8], into: &mut Vec<(u64, u64)>) -> Result<()> {
+    let n = read_varint(bytes)?;
+    // A pair takes two bytes at least: a bad count cannot reserve more.
+    into.reserve(
+        usize::try_from(n)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len() / 2),
+    );
+    for _ in 0..n {
+        into.push((read_varint(bytes)?, read_varint(bytes)?));
+    }
+    Ok(())
 }
 
 fn varint(out: &mut Vec<u8>, mut n: u64) {
@@ -989,24 +1004,39 @@ struct Acc {
 }
 
 impl Acc {
-    fn finish(self) -> Figures {
-        let histogram = |buckets: Buckets| {
-            let mut h = None;
-            buckets.into_histogram(&mut h).ok()?;
-            h
+    /// Adds a stored figures value (counters and durations).
+    fn add_stored(&mut self, bytes: &[u8]) -> Result<()> {
+        let (counters, mut rest) = split_counters(bytes)?;
+        self.counters.add(counters);
+        read_buckets(&mut rest, &mut self.acknowledge.0)?;
+        read_buckets(&mut rest, &mut self.resolve.0)?;
+        Ok(())
+    }
+
+    /// The figures, with the quantiles read from `histogram` (reused
+    /// from one figure to the next).
+    fn finish(self, histogram: &mut Option<Histogram<u64>>) -> Figures {
+        let mut hours = |buckets: Buckets| {
+            if buckets.0.is_empty() {
+                return [None, None];
+            }
+            match buckets.into_histogram(histogram) {
+                Ok(()) => [0.5, 0.9].map(|q| {
+                    histogram
+                        .as_ref()
+                        .map(|h| h.value_at_quantile(q) as f64 / 3600.0)
+                }),
+                Err(_) => [None, None],
+            }
         };
-        let (acknowledge, resolve) = (histogram(self.acknowledge), histogram(self.resolve));
-        let hours = |h: &Option<Histogram<u64>>, q: f64| {
-            h.as_ref()
-                .filter(|h| !h.is_empty())
-                .map(|h| h.value_at_quantile(q) as f64 / 3600.0)
-        };
+        let [acknowledge_p50_hours, acknowledge_p90_hours] = hours(self.acknowledge);
+        let [resolve_p50_hours, resolve_p90_hours] = hours(self.resolve);
         Figures {
             counters: self.counters,
-            acknowledge_p50_hours: hours(&acknowledge, 0.5),
-            acknowledge_p90_hours: hours(&acknowledge, 0.9),
-            resolve_p50_hours: hours(&resolve, 0.5),
-            resolve_p90_hours: hours(&resolve, 0.9),
+            acknowledge_p50_hours,
+            acknowledge_p90_hours,
+            resolve_p50_hours,
+            resolve_p90_hours,
             open_now: self.open_now,
             overdue_now: self.overdue_now,
         }
@@ -1036,8 +1066,15 @@ pub fn report(
     for root in units::jurisdiction_roots(tree, FiguresView::NAME, unit)? {
         gather(tree, root, granularity, range, now, &mut by_topic)?;
     }
-    let total = by_topic.remove(ALL_TOPICS).unwrap_or_default().finish();
-    let by_topic = by_topic.into_iter().map(|(t, a)| (t, a.finish())).collect();
+    let mut histogram = None;
+    let total = by_topic
+        .remove(ALL_TOPICS)
+        .unwrap_or_default()
+        .finish(&mut histogram);
+    let by_topic = by_topic
+        .into_iter()
+        .map(|(t, a)| (t, a.finish(&mut histogram)))
+        .collect();
     let children = units::node(tree, FiguresView::NAME, unit)?
         .map(|n| n.children)
         .unwrap_or_default();
@@ -1048,7 +1085,10 @@ pub fn report(
         let name = units::node(tree, FiguresView::NAME, child)?
             .map(|n| n.name)
             .unwrap_or_default();
-        let figures = acc.remove(ALL_TOPICS).unwrap_or_default().finish();
+        let figures = acc
+            .remove(ALL_TOPICS)
+            .unwrap_or_default()
+            .finish(&mut histogram);
         by_unit.push(UnitFigures {
             unit: child,
             name,
@@ -1092,11 +1132,7 @@ fn gather(
     let end = prefix_end(&key(TAG_COUNTERS, &[&u, &g, &last.to_be_bytes()]));
     for (k, v) in tree.range(start..end) {
         let topic = String::from_utf8_lossy(&k[22..]).into_owned();
-        let t = TopicFigures::from_bytes(v)?;
-        let a = acc.entry(topic).or_default();
-        a.counters.add(t.counters);
-        a.acknowledge.0.extend(t.acknowledge.0);
-        a.resolve.0.extend(t.resolve.0);
+        acc.entry(topic).or_default().add_stored(v)?;
     }
     let open_prefix = key(TAG_OPEN_COUNT, &[&u]);
     for (k, v) in tree.scan_prefix(&open_prefix) {
@@ -1216,6 +1252,31 @@ mod tests {
             assert_eq!(
                 via.value_at_quantile(q),
                 direct.value_at_quantile(q),
+                "q {q}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_histogram_reused_for_the_next_figure_holds_only_its_durations() {
+        let mut long = Buckets::default();
+        for d in [90_000_u64, 200_000, 5_000_000] {
+            long.record(bucket_of(d).unwrap());
+        }
+        let mut short = Buckets::default();
+        for d in [60_u64, 600, 6_000] {
+            short.record(bucket_of(d).unwrap());
+        }
+        let (mut reused, mut fresh) = (None, None);
+        long.into_histogram(&mut reused).unwrap();
+        short.clone().into_histogram(&mut reused).unwrap();
+        short.into_histogram(&mut fresh).unwrap();
+        let (reused, fresh) = (reused.unwrap(), fresh.unwrap());
+        assert_eq!(reused.len(), 3);
+        for q in [0.5, 0.9, 1.0] {
+            assert_eq!(
+                reused.value_at_quantile(q),
+                fresh.value_at_quantile(q),
                 "q {q}"
             );
         }
