@@ -1164,6 +1164,24 @@ fn overdue_by_topic<'a>(
         Some((_, count)) => *count += n,
         None => by_topic.push((topic, n)),
     };
+    let deadlines_from = |start: DateTime<Utc>| {
+        let start = key(TAG_OPEN_DEADLINE, &[unit, &time(start)]);
+        let end = key(TAG_OPEN_DEADLINE, &[unit, &time(now)]);
+        tree.range(start..end)
+    };
+    if tree
+        .scan_prefix(key(TAG_DUE_SPAN, &[unit]))
+        .next()
+        .is_none()
+    {
+        // No counts: the unit has no running deadline, or the view was
+        // built by version 2 and serves while version 3 is built beside
+        // it. Every deadline before now, one by one, is right in both.
+        for (_, v) in deadlines_from(DateTime::<Utc>::MIN_UTC) {
+            add(v, 1);
+        }
+        return by_topic;
+    }
     let seconds = now.timestamp();
     let (span, slot) = (
         seconds.div_euclid(DUE_SPAN_S),
@@ -1181,9 +1199,7 @@ fn overdue_by_topic<'a>(
         }
     }
     let slot_start = DateTime::from_timestamp(slot * DUE_SLOT_S, 0).unwrap_or(now);
-    let start = key(TAG_OPEN_DEADLINE, &[unit, &time(slot_start)]);
-    let end = key(TAG_OPEN_DEADLINE, &[unit, &time(now)]);
-    for (_, v) in tree.range(start..end) {
+    for (_, v) in deadlines_from(slot_start) {
         add(v, 1);
     }
     by_topic
@@ -1280,6 +1296,29 @@ mod tests {
                 "q {q}"
             );
         }
+    }
+
+    #[test]
+    fn a_view_without_deadline_counts_reads_its_deadlines_one_by_one() {
+        use crate::keys::{id, key, time};
+        use crate::view_tree::{Key, Map, ViewTree};
+        let unit = [7_u8; 16];
+        let at = |h: i64| chrono::DateTime::from_timestamp(1_700_000_000 + h * 3600, 0).unwrap();
+        // A version 2 tree: running deadlines, no `q`/`r` counts.
+        let map: Map = [(1, b"roads"), (2, b"water"), (30, b"roads"), (90, b"roads")]
+            .into_iter()
+            .enumerate()
+            .map(|(case, (hour, topic))| {
+                let case = id(uuid::Uuid::from_u128(case as u128));
+                let k = key(super::TAG_OPEN_DEADLINE, &[&unit, &time(at(hour)), &case]);
+                (Key::from_slice(&k), sled::IVec::from(&topic[..]))
+            })
+            .collect();
+        let tree = ViewTree::new(std::sync::Arc::new(map));
+        let mut overdue = super::overdue_by_topic(&tree, &unit, at(40));
+        overdue.sort();
+        assert_eq!(overdue, vec![(&b"roads"[..], 2), (&b"water"[..], 1)]);
+        assert!(super::overdue_by_topic(&tree, &[8_u8; 16], at(40)).is_empty());
     }
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
