@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::decode::Decoded;
 use crate::error::{ProjectionError, Result};
 use crate::keyed_view::KeyedView;
-use crate::keys::{id, key, prefix_end, time};
+use crate::keys::{id, key, prefix_end, signed, time};
 use crate::staging::{Source, Staging};
 use crate::units;
 use crate::view_tree::ViewTree;
@@ -622,8 +622,7 @@ impl DueCell {
 /// The key of a deadline count (`topic` empty: where the unit's counts of
 /// span or slot `number` begin).
 fn due_key(tag: u8, unit: &[u8; 16], number: i64, topic: &[u8]) -> Vec<u8> {
-    let number = (number as u64 ^ (1 << 63)).to_be_bytes();
-    key(tag, &[unit, &number, topic])
+    key(tag, &[unit, &signed(number), topic])
 }
 
 /// Where a deadline count's key holds its topic.

@@ -28,8 +28,13 @@ pub fn id(uuid: Uuid) -> [u8; 16] {
 /// Microseconds since the epoch, shifted so that the order of the bytes is
 /// the order of the times (also before 1970).
 pub fn time(at: DateTime<Utc>) -> [u8; 8] {
-    let micros = at.timestamp_micros();
-    (micros as u64 ^ (1 << 63)).to_be_bytes()
+    signed(at.timestamp_micros())
+}
+
+/// A signed number as 8 bytes whose order is the numbers' order (the sign
+/// bit flipped, big-endian).
+pub fn signed(n: i64) -> [u8; 8] {
+    (n as u64 ^ (1 << 63)).to_be_bytes()
 }
 
 /// The inverse of [`time`].
@@ -64,4 +69,17 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
         }
     }
     vec![u8::MAX; prefix.len() + 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::signed;
+
+    #[test]
+    fn signed_numbers_sort_as_their_bytes() {
+        let numbers = [i64::MIN, -65_536, -1, 0, 1, 64, i64::MAX];
+        for pair in numbers.windows(2) {
+            assert!(signed(pair[0]) < signed(pair[1]), "{pair:?}");
+        }
+    }
 }
