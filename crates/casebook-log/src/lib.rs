@@ -19,6 +19,7 @@
 //! - `staging`: one group's decisions, turned into one sled batch.
 //! - `durability`: the fsyncs sled 0.34.7 does not do itself.
 //! - `reader`: every read, the whole-log walk, and `verify`.
+//! - `read_ahead`: long walks check hashes on a second thread.
 //! - `check`: the tail check that runs when the log opens.
 //! - `store`: [`SledLog`]: opening, appending, and the trait impl.
 //! - [`event_store`]: the [`EventStore`] trait every backend implements.
@@ -33,6 +34,7 @@ pub mod event_store;
 mod keys;
 mod known;
 mod pipeline;
+mod read_ahead;
 mod reader;
 pub mod record;
 mod staging;

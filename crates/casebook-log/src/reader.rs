@@ -11,7 +11,10 @@
 use crate::error::{LogError, Result};
 use crate::event_store::{Direction, VerifyReport, READ_PAGE_EVENTS_MAX};
 use crate::keys::{self, StreamHead};
-use crate::record::{check_stored, decode_stored, Hash, Position, RecordedEvent, GENESIS_HASH};
+use crate::read_ahead::{ReadAhead, READ_AHEAD_MIN_EVENTS};
+use crate::record::{
+    check_stored, decode_checked, decode_stored, Hash, Position, RecordedEvent, GENESIS_HASH,
+};
 use crate::staging::read_stream_head;
 use std::ops::Range;
 
@@ -31,7 +34,8 @@ fn corrupt(position: Position, reason: impl Into<String>) -> LogError {
 }
 
 /// One record block as read from the tree.
-struct Block {
+#[derive(Clone)]
+pub(crate) struct Block {
     value: sled::IVec,
     /// Byte ranges of the stored records inside `value`.
     spans: Vec<Range<usize>>,
@@ -69,7 +73,7 @@ impl Block {
             .ok_or_else(|| corrupt(position, "record is missing from its block"))
     }
 
-    fn stored(&self, index: usize) -> &[u8] {
+    pub(crate) fn stored(&self, index: usize) -> &[u8] {
         &self.value[self.spans[index].clone()]
     }
 }
@@ -187,7 +191,7 @@ impl<'a> Reader<'a> {
             None
         };
         Ok(AllIter {
-            raw: RawWalk::new(self.tree, from, end),
+            source: Source::new(self.tree, from, end),
             previous_hash,
         })
     }
@@ -464,7 +468,7 @@ impl<'a> ChunkCache<'a> {
 
 /// A walk over stored records by position, checking only that no position
 /// is missing; callers check hashes.
-struct RawWalk {
+pub(crate) struct RawWalk {
     blocks: sled::Iter,
     current: Option<Block>,
     index: usize,
@@ -492,11 +496,7 @@ impl RawWalk {
 
     /// The next record's position and stored bytes.
     fn next_raw(&mut self) -> Option<Result<(Position, &[u8])>> {
-        if self.next_position >= self.end {
-            return None;
-        }
-        if let Err(err) = self.ensure_block() {
-            self.end = self.next_position;
+        if let Err(err) = self.at_next_record()? {
             return Some(Err(err));
         }
         let block = self.current.as_ref()?;
@@ -504,6 +504,41 @@ impl RawWalk {
         self.index += 1;
         self.next_position += 1;
         Some(Ok((position, block.stored(self.index - 1))))
+    }
+
+    /// Readies the block holding the next record: `None` at the end of the
+    /// walk, an error (which ends the walk) if that block cannot be read.
+    fn at_next_record(&mut self) -> Option<Result<()>> {
+        if self.next_position >= self.end {
+            return None;
+        }
+        if let Err(err) = self.ensure_block() {
+            self.end = self.next_position;
+            return Some(Err(err));
+        }
+        Some(Ok(()))
+    }
+
+    /// The next position to read and the end of the walk (exclusive).
+    pub(crate) fn bounds(&self) -> (Position, Position) {
+        (self.next_position, self.end)
+    }
+
+    /// The rest of the current block (or of the walk, if it ends inside
+    /// it): the block, the indexes of those records in it, and the position
+    /// of the first.
+    pub(crate) fn next_run(&mut self) -> Option<Result<(Block, Range<usize>, Position)>> {
+        if let Err(err) = self.at_next_record()? {
+            return Some(Err(err));
+        }
+        let block = self.current.as_ref()?;
+        let first = self.next_position;
+        let left_in_walk = usize::try_from(self.end - first).unwrap_or(usize::MAX);
+        let count = (block.spans.len() - self.index).min(left_in_walk);
+        let records = self.index..self.index + count;
+        self.index += count;
+        self.next_position += count as u64;
+        Some(Ok((block.clone(), records, first)))
     }
 
     /// Makes `current[index]` the record at `next_position`.
@@ -537,14 +572,63 @@ impl RawWalk {
 
 /// A lazy walk over the whole log; see [`crate::SledLog::iter_all`].
 pub struct AllIter {
-    raw: RawWalk,
+    source: Source,
     previous_hash: Option<Hash>,
+}
+
+/// Where an [`AllIter`] gets its records from.
+enum Source {
+    /// Read and checked against their hashes on the caller's thread.
+    Inline(Box<RawWalk>),
+    /// Read and checked against their hashes on a helper thread
+    /// ([`crate::read_ahead`]), for long walks.
+    Ahead(ReadAhead),
+}
+
+impl Source {
+    fn new(tree: &sled::Tree, from: Position, end: Position) -> Source {
+        if end.saturating_sub(from) >= READ_AHEAD_MIN_EVENTS {
+            if let Some(ahead) = ReadAhead::start(RawWalk::new(tree, from, end)) {
+                return Source::Ahead(ahead);
+            }
+        }
+        Source::Inline(Box::new(RawWalk::new(tree, from, end)))
+    }
+
+    fn next_position(&self) -> Position {
+        match self {
+            Source::Inline(walk) => walk.next_position,
+            Source::Ahead(ahead) => ahead.next_position(),
+        }
+    }
+
+    /// The next record, decoded, checked against its hash (on whichever
+    /// thread) but not yet against its predecessor.
+    fn next_record(&mut self) -> Option<Result<RecordedEvent>> {
+        match self {
+            Source::Inline(walk) => Some(match walk.next_raw()? {
+                Ok((position, stored)) => decode_stored(position, stored),
+                Err(err) => Err(err),
+            }),
+            Source::Ahead(ahead) => Some(match ahead.next_checked()? {
+                Ok((position, stored)) => decode_checked(position, stored),
+                Err(err) => Err(err),
+            }),
+        }
+    }
+
+    fn stop_here(&mut self) {
+        match self {
+            Source::Inline(walk) => walk.end = walk.next_position,
+            Source::Ahead(ahead) => ahead.stop_here(),
+        }
+    }
 }
 
 impl std::fmt::Debug for AllIter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AllIter")
-            .field("next_position", &self.raw.next_position)
+            .field("next_position", &self.source.next_position())
             .finish_non_exhaustive()
     }
 }
@@ -552,7 +636,7 @@ impl std::fmt::Debug for AllIter {
 impl AllIter {
     pub(crate) fn empty(tree: &sled::Tree) -> AllIter {
         AllIter {
-            raw: RawWalk::new(tree, 0, 0),
+            source: Source::Inline(Box::new(RawWalk::new(tree, 0, 0))),
             previous_hash: None,
         }
     }
@@ -562,11 +646,7 @@ impl Iterator for AllIter {
     type Item = Result<RecordedEvent>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let result = match self.raw.next_raw()? {
-            Ok((position, stored)) => decode_stored(position, stored),
-            Err(err) => Err(err),
-        };
-        let result = result.and_then(|record| {
+        let result = self.source.next_record()?.and_then(|record| {
             if Some(record.prev_hash) != self.previous_hash {
                 return Err(corrupt(
                     record.position,
@@ -578,7 +658,7 @@ impl Iterator for AllIter {
         match &result {
             Ok(record) => self.previous_hash = Some(record.hash),
             // Stop after the first fault; the caller has what it needs.
-            Err(_) => self.raw.end = self.raw.next_position,
+            Err(_) => self.source.stop_here(),
         }
         Some(result)
     }

@@ -416,6 +416,19 @@ pub(crate) struct StoredHeader {
 
 /// Checks a stored record against its own hash, without decoding it fully.
 pub(crate) fn check_stored(expected_position: Position, stored: &[u8]) -> Result<StoredHeader> {
+    let (header, canonical) = read_header(expected_position, stored)?;
+    if chain_hash(&header.prev_hash, canonical) != header.hash {
+        return Err(LogError::Corrupt {
+            position: expected_position,
+            reason: "record does not match its hash".to_owned(),
+        });
+    }
+    Ok(header)
+}
+
+/// A stored record's fixed-size facts and its canonical bytes, checked for
+/// shape and position but not against its hash.
+fn read_header(expected_position: Position, stored: &[u8]) -> Result<(StoredHeader, &[u8])> {
     let corrupt = |reason: &str| LogError::Corrupt {
         position: expected_position,
         reason: reason.to_owned(),
@@ -433,24 +446,33 @@ pub(crate) fn check_stored(expected_position: Position, stored: &[u8]) -> Result
     if position != expected_position {
         return Err(corrupt("record's position differs from its key"));
     }
-    if chain_hash(&prev_hash, canonical) != hash {
-        return Err(corrupt("record does not match its hash"));
-    }
-    Ok(StoredHeader {
+    let header = StoredHeader {
         position,
         prev_hash,
         hash,
-    })
+    };
+    Ok((header, canonical))
 }
 
 /// Checks a stored record against its hash and decodes it.
 pub(crate) fn decode_stored(expected_position: Position, stored: &[u8]) -> Result<RecordedEvent> {
     let header = check_stored(expected_position, stored)?;
-    let canonical = &stored[..stored.len() - 64];
+    decode_fields(header, &stored[..stored.len() - 64])
+}
+
+/// Decodes a stored record that [`check_stored`] has already passed (on
+/// another thread: see `crate::read_ahead`); only its shape is checked again.
+pub(crate) fn decode_checked(expected_position: Position, stored: &[u8]) -> Result<RecordedEvent> {
+    let (header, canonical) = read_header(expected_position, stored)?;
+    decode_fields(header, canonical)
+}
+
+/// Reads every field of a record's canonical bytes.
+fn decode_fields(header: StoredHeader, canonical: &[u8]) -> Result<RecordedEvent> {
     let mut reader = Reader {
         bytes: canonical,
         offset: 1,
-        position: expected_position,
+        position: header.position,
     };
     let position = reader.u64()?;
     let revision = reader.u64()?;

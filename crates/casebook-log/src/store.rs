@@ -361,13 +361,20 @@ impl SledLog {
     /// checked against its hash and its predecessor's. Stops at the durable
     /// head as it was when the iterator was made, or after the first fault.
     pub fn iter_all(&self, from: Position) -> AllIter {
+        self.iter_range(from, u64::MAX)
+    }
+
+    /// Like [`SledLog::iter_all`], but also stops before `end`, so that a
+    /// reader of a bounded range reads (and checks) nothing past it.
+    pub fn iter_range(&self, from: Position, end: Position) -> AllIter {
         let reader = self.reader();
-        match reader.walk(from, reader.len) {
+        let end = end.min(reader.len);
+        match reader.walk(from, end) {
             Ok(iter) => iter,
             // The predecessor of `from` is damaged: walk from it, so that the
             // first item is the error naming it.
             Err(_) => reader
-                .walk(from.saturating_sub(1), reader.len)
+                .walk(from.saturating_sub(1), end)
                 .unwrap_or_else(|_| AllIter::empty(reader.tree)),
         }
     }

@@ -150,11 +150,8 @@ fn decode_range(log: &SledLog, from: Position, end: Position) -> Result<Chunk> {
     let capacity = usize::try_from(end.saturating_sub(from)).unwrap_or(0);
     let mut events = Vec::with_capacity(capacity);
     let mut failure = None;
-    for record in log.iter_all(from) {
+    for record in log.iter_range(from, end) {
         let record = record?;
-        if record.position >= end {
-            break;
-        }
         match decode(&record) {
             Ok(event) => events.push(event),
             Err(f) => {

@@ -8,6 +8,7 @@ mod crash;
 mod fsync;
 mod model;
 mod restore;
+mod walk;
 
 use casebook_log::SledLog;
 
