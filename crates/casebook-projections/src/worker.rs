@@ -340,6 +340,8 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
             return close_blocking(target).await;
         }
         if retired(role, *generation.borrow()) {
+            drop(target);
+            discard_retired(&spec, role);
             return Ok(());
         }
         if let Role::Building {
@@ -348,7 +350,9 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
         } = role
         {
             if applied >= spec.log.len() {
-                promote(&spec, &target, building, replaces, applied)?;
+                if let Err(err) = promote(&spec, &target, building, replaces, applied) {
+                    return Err(fail(&spec.slot, applied, "promote", err));
+                }
                 role = Role::Serving {
                     generation: building,
                 };
@@ -392,7 +396,10 @@ async fn run<T: Target>(spec: WorkerSpec<T>, mut target: T, mut role: Role) -> R
                 // A rebuilt generation took over and dropped this one's
                 // storage (the search index) under it: its work is moot,
                 // not a failure.
-                Err(_) if retired(role, *generation.borrow()) => return Ok(()),
+                Err(_) if retired(role, *generation.borrow()) => {
+                    discard_retired(&spec, role);
+                    return Ok(());
+                }
                 Err(err) => return Err(fail(&spec.slot, applied, "apply", err)),
             };
             busy_since_batch = Some(tokio::time::Instant::now());
@@ -422,6 +429,17 @@ async fn space_live_batches(busy_since_batch: Option<tokio::time::Instant>, behi
     }
     if let Some(ended) = busy_since_batch {
         tokio::time::sleep_until(ended + LIVE_BATCH_SPACING).await;
+    }
+}
+
+/// Removes the storage of a worker's generation once a rebuilt one has
+/// replaced it and the worker has let go of it (promote's own attempt
+/// fails while the worker is still writing into it).
+fn discard_retired<T: Target>(spec: &WorkerSpec<T>, role: Role) {
+    if let Role::Serving { generation } = role {
+        if let Err(err) = spec.factory.discard(spec.slot.version, generation) {
+            tracing::warn!(view = spec.slot.name, generation, error = %err, "could not remove a replaced generation");
+        }
     }
 }
 
@@ -506,8 +524,12 @@ fn promote<T: Target>(
     spec.slot.applied.send_replace(applied);
     spec.slot.set_building(None);
     spec.slot.set_health(Health::Running);
-    spec.factory
-        .discard(replaces.version, replaces.generation)?;
+    // The replaced generation's worker may still be writing into it (it
+    // sees that it retired at its next turn): if it cannot be removed
+    // now, that worker removes it once it has let go of it.
+    if let Err(err) = spec.factory.discard(replaces.version, replaces.generation) {
+        tracing::warn!(view = spec.slot.name, error = %err, "the replaced generation is removed later");
+    }
     tracing::info!(
         view = spec.slot.name,
         generation,
@@ -545,4 +567,144 @@ fn fail(
             reason: err.to_string(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::testkit::{appends, Generator, Shape};
+    use std::collections::HashSet;
+
+    /// Generations whose storage is open, and those removed.
+    #[derive(Default)]
+    struct Disk {
+        open: HashSet<u64>,
+        discarded: Vec<u64>,
+    }
+
+    /// A view that only counts what it applied; its storage cannot be
+    /// removed while a target holds it open (as tantivy's files cannot
+    /// while its writer still writes them).
+    struct CountingTarget {
+        generation: u64,
+        applied: Option<Position>,
+        disk: Arc<Mutex<Disk>>,
+    }
+
+    impl Target for CountingTarget {
+        type Serving = ();
+
+        fn checkpoint(&self) -> Result<Option<Position>> {
+            Ok(self.applied)
+        }
+
+        fn apply(&mut self, events: &Batch, _more: bool) -> Result<Option<Position>> {
+            self.applied = events.last().map(|e| e.position).or(self.applied);
+            Ok(self.applied)
+        }
+
+        fn serving(&self) -> Self::Serving {}
+    }
+
+    impl Drop for CountingTarget {
+        fn drop(&mut self) {
+            self.disk.lock().unwrap().open.remove(&self.generation);
+        }
+    }
+
+    struct CountingFactory {
+        disk: Arc<Mutex<Disk>>,
+    }
+
+    impl Factory<CountingTarget> for CountingFactory {
+        fn open(&self, _version: u32, generation: u64) -> Result<CountingTarget> {
+            self.disk.lock().unwrap().open.insert(generation);
+            Ok(CountingTarget {
+                generation,
+                applied: None,
+                disk: self.disk.clone(),
+            })
+        }
+
+        fn discard(&self, _version: u32, generation: u64) -> Result<()> {
+            let mut disk = self.disk.lock().unwrap();
+            if disk.open.contains(&generation) {
+                return Err(ProjectionError::Transaction(format!(
+                    "generation {generation} is still being written"
+                )));
+            }
+            disk.discarded.push(generation);
+            Ok(())
+        }
+    }
+
+    async fn append_generated(log: &SledLog, generator: &mut Generator, events: usize) {
+        let mut generated = generator.drain();
+        generated.extend(generator.events(events));
+        for parts in appends(&generated, casebook_log::APPEND_STREAMS_MAX) {
+            log.append_multi(parts).await.unwrap();
+        }
+    }
+
+    async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        for _ in 0..500 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rebuilt_generation_serves_on_while_the_one_it_replaced_is_still_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SledLog::open(dir.path().join("log")).unwrap();
+        let mut generator = Generator::new(3, Shape::small());
+        append_generated(&log, &mut generator, 300).await;
+        let db = sled::open(dir.path().join("views")).unwrap();
+        let disk = Arc::new(Mutex::new(Disk::default()));
+        let factory = Arc::new(CountingFactory { disk: disk.clone() });
+        let (_stop, shutdown) = watch::channel(false);
+        let spec = WorkerSpec {
+            log: log.clone(),
+            feed: Arc::new(Feed::new(log.clone())),
+            slot: Arc::new(Slot::new("counting", 1, (), 0, 0)),
+            factory: factory.clone(),
+            registry: Registry::open(&db).unwrap(),
+            shutdown,
+        };
+        let serving = factory.open(1, 0).unwrap();
+        let first = spawn(spec.clone(), serving, Role::Serving { generation: 0 });
+        let applied = spec.slot.watch_applied();
+        wait_until("the first generation is caught up", || {
+            *applied.borrow() == log.len()
+        })
+        .await;
+
+        // Generation 0's worker holds its target while generation 1 takes
+        // over, so removing generation 0 fails at first.
+        let rebuild = start_rebuild(spec.clone()).unwrap().unwrap();
+        wait_until("the rebuilt generation serves", || {
+            spec.slot.generation() == 1
+        })
+        .await;
+        append_generated(&log, &mut generator, 200).await;
+        wait_until("the rebuilt generation applies new events", || {
+            *applied.borrow() == log.len()
+        })
+        .await;
+        assert_eq!(spec.slot.health(), Health::Running);
+        // The replaced worker removed its generation once it let go of it.
+        first.await.unwrap();
+        // (Generation 1 was cleared once too, before the rebuild began.)
+        assert_eq!(disk.lock().unwrap().discarded, vec![1, 0]);
+        assert!(
+            !rebuild.is_finished(),
+            "the rebuilt generation's worker serves on"
+        );
+        rebuild.abort();
+    }
 }
