@@ -2,7 +2,7 @@
 //!
 //! Re-checking a record's SHA-256 is most of what a whole-log read costs
 //! (about 0.7 µs of 1.1 µs per 750-byte record): the rest is decoding. A
-//! walk over more than [`READ_AHEAD_MIN_EVENTS`] records therefore starts a
+//! walk of [`READ_AHEAD_MIN_EVENTS`] records or more therefore starts a
 //! helper thread that reads the record blocks from sled and checks every
 //! record against its hash, handing the checked blocks over a bounded
 //! channel ([`READ_AHEAD_BLOCKS`] deep), while the reader's thread decodes

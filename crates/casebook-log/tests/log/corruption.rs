@@ -84,6 +84,12 @@ fn flip_byte(tree: &sled::Tree, position: u64, byte: usize) {
     });
 }
 
+/// Removes the whole block holding `position`.
+fn remove_block(tree: &sled::Tree, position: u64) {
+    let (key, _) = block_holding(tree, position);
+    tree.remove(key).unwrap();
+}
+
 fn corrupt_position(err: LogError) -> u64 {
     match err {
         LogError::Corrupt { position, .. } => position,
@@ -206,11 +212,7 @@ async fn a_missing_index_entry_at_the_tail_stops_start_up() {
 
 #[tokio::test]
 async fn a_removed_block_is_named_by_verify() {
-    let (_root, copy) = damaged_copy(|tree| {
-        let (key, _) = block_holding(tree, 500);
-        tree.remove(key).unwrap();
-    })
-    .await;
+    let (_root, copy) = damaged_copy(|tree| remove_block(tree, 500)).await;
     let log = SledLog::open(&copy).unwrap();
     let err = log.verify_range(None, None).unwrap_err();
     let position = corrupt_position(err);
@@ -241,11 +243,7 @@ async fn a_long_walk_checked_ahead_serves_every_record_before_the_bad_one_then_n
 
 #[tokio::test]
 async fn a_long_walk_over_a_removed_block_names_the_first_missing_record() {
-    let (_root, copy) = damaged_copy(|tree| {
-        let (key, _) = block_holding(tree, 600);
-        tree.remove(key).unwrap();
-    })
-    .await;
+    let (_root, copy) = damaged_copy(|tree| remove_block(tree, 600)).await;
     let log = SledLog::open(&copy).unwrap();
     let long = walk_from(&log, 0);
     let missing = match long.last() {
