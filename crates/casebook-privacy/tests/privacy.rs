@@ -165,3 +165,45 @@ fn a_sealed_household_gets_no_new_personal_data_after_erasure() {
     let err = seal(&mut new, &format!("household-{household}"), &keys).unwrap_err();
     assert!(matches!(err, PrivacyError::Erased { .. }), "{err}");
 }
+
+#[test]
+fn an_event_with_nothing_sealed_decodes_as_written() {
+    let household = Uuid::new_v4();
+    let stream = format!("household-{household}");
+    let mentioning_the_tag = {
+        let mut event = registered(household);
+        if let Payload::HouseholdRegistered(e) = &mut event.payload {
+            e.personal.note = Some(format!(
+                "Ghi chú có chữ {SEALED_TAG} mà không niêm phong gì"
+            ));
+        }
+        event
+    };
+    for event in [registered(household), mentioning_the_tag] {
+        // Left plain, as a store without keys would hold it.
+        let record = recorded(&encode(&event, Uuid::new_v4(), None).unwrap(), &stream);
+        let decoded = decode(&record, Unsealer::Withhold).unwrap();
+        assert_eq!(decoded.payload, event.payload);
+        assert_eq!(decoded.actor, event.actor);
+        assert_eq!(decoded.occurred_at, event.occurred_at);
+    }
+}
+
+#[test]
+fn an_envelope_under_an_escaped_key_is_still_withheld() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let household = Uuid::new_v4();
+    let stream = format!("household-{household}");
+    let mut record = recorded(&sealed(&keys, household, Uuid::new_v4()), &stream);
+    let text = String::from_utf8(record.data.clone()).unwrap();
+    let escaped = text.replace("\"$sealed\"", "\"\\u0024sealed\"");
+    assert_ne!(escaped, text, "the record holds an envelope");
+    record.data = escaped.into_bytes();
+    let withheld = decode(&record, Unsealer::Withhold).unwrap();
+    let Payload::HouseholdRegistered(e) = &withheld.payload else {
+        panic!()
+    };
+    assert_eq!(e.personal.head_of_household, "");
+    assert!(e.circumstances.is_empty());
+}
