@@ -98,7 +98,7 @@ fn write(path: &Path, map: &Map) -> Result<()> {
     out.write_all(MAGIC)?;
     out.write_all(&(map.len() as u64).to_le_bytes())?;
     for (key, value) in map.iter() {
-        for part in [key.as_slice(), value.as_ref()] {
+        for part in [&key[..], value.as_ref()] {
             let len = u32::try_from(part.len())
                 .map_err(|_| ProjectionError::Transaction("a view value over 4 GiB".into()))?;
             out.write_all(&len.to_le_bytes())?;
