@@ -74,9 +74,13 @@ pub const COMMIT_EVENTS_MAX: u64 = 10_000;
 /// (p99 150 ms at 200 appends/s). Every 5 s, with tantivy's own thread
 /// writing the commit, and a crash replays at most 5 s of events.
 pub const COMMIT_INTERVAL: Duration = Duration::from_secs(5);
-/// Most documents kept only in memory: bounds the memory and the linear
-/// scan that searches them; a rebuild's large batches commit each time.
-pub const RECENT_DOCS_MAX: usize = 2_000;
+/// Most documents kept only in memory: bounds the memory (about 2.5 kB a
+/// document with its word sets) and the linear scan that searches them; a
+/// rebuild's large batches commit each time. Under a steady 5,000 reports
+/// a second a bound of 2,000 committed every 0.4 s, and the segments'
+/// writing and merging took 5 % of the server's samples; 10,000 lets the 5 s
+/// interval do most commits (`docs/PERFORMANCE.md`).
+pub const RECENT_DOCS_MAX: usize = 10_000;
 /// Memory of the index writer: tantivy's minimum is 15 MB per thread; 64 MB
 /// holds a rebuild batch of documents without flushing mid-batch.
 const WRITER_HEAP_BYTES: usize = 64_000_000;
@@ -458,11 +462,11 @@ pub fn search(
         hits.push(hit(&searcher, f, address, score, Some(&snippets))?);
     }
     let hamlets: HashSet<UnitId> = hamlets.iter().copied().collect();
-    hits.extend(recent_hits(serving, &hamlets, &exact_words, true));
+    push_recent_hits(&mut hits, serving, &hamlets, &exact_words, true);
     for (score, address) in searcher.search(&folded_query, &top)? {
         hits.push(hit(&searcher, f, address, score, None)?);
     }
-    hits.extend(recent_hits(serving, &hamlets, &folded_words, false));
+    push_recent_hits(&mut hits, serving, &hamlets, &folded_words, false);
     Ok(hits.found)
 }
 
@@ -481,39 +485,48 @@ impl Hits {
     }
 
     fn push(&mut self, hit: SearchHit) {
-        if self.found.len() < self.limit && !self.found.iter().any(|h| h.case_id == hit.case_id) {
+        if !self.is_full() && !self.holds(hit.case_id) {
             self.found.push(hit);
         }
     }
 
-    fn extend(&mut self, hits: Vec<SearchHit>) {
-        for hit in hits {
-            self.push(hit);
-        }
+    fn is_full(&self) -> bool {
+        self.found.len() >= self.limit
+    }
+
+    fn holds(&self, case_id: ConcernId) -> bool {
+        self.found.iter().any(|h| h.case_id == case_id)
     }
 }
 
-/// The documents in memory (not yet committed) that hold every word, in
-/// the hamlets; they come after the committed hits of their group.
-fn recent_hits(
+/// Adds the documents in memory (not yet committed) that hold every word,
+/// in the hamlets, after the committed hits of their group, until `hits`
+/// is full: a snippet is made only for a hit that is kept, so a common
+/// word among many recent documents costs no more than the page it fills.
+fn push_recent_hits(
+    hits: &mut Hits,
     serving: &SearchServing,
     hamlets: &HashSet<UnitId>,
     words: &[String],
     exact: bool,
-) -> Vec<SearchHit> {
-    serving
-        .recent()
-        .iter()
-        .filter(|d| hamlets.contains(&d.hamlet))
-        .filter(|d| {
-            let held = if exact {
-                &d.exact_words
-            } else {
-                &d.folded_words
-            };
-            words.iter().all(|w| held.contains(w))
-        })
-        .map(|d| SearchHit {
+) {
+    let recent = serving.recent();
+    let matching = recent.iter().filter(|d| {
+        let held = if exact {
+            &d.exact_words
+        } else {
+            &d.folded_words
+        };
+        hamlets.contains(&d.hamlet) && words.iter().all(|w| held.contains(w))
+    });
+    for d in matching {
+        if hits.is_full() {
+            return;
+        }
+        if hits.holds(d.case_id) {
+            continue;
+        }
+        hits.push(SearchHit {
             case_id: d.case_id,
             exact,
             score: 0.0,
@@ -522,8 +535,8 @@ fn recent_hits(
             } else {
                 d.text.chars().take(SNIPPET_CHARS_MAX).collect()
             },
-        })
-        .collect()
+        });
+    }
 }
 
 /// The beginning of `text` with `words` in `<b>`…`</b>` and the rest
@@ -651,6 +664,40 @@ mod tests {
 
     fn committed(target: &SearchTarget) -> u64 {
         target.serving.reader.searcher().num_docs()
+    }
+
+    #[tokio::test]
+    async fn a_common_word_among_recent_documents_answers_at_most_the_limit_each_case_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = SledLog::open(tmp.path().join("log")).unwrap();
+        let mut generator = Generator::new(11, Shape::small());
+        for parts in appends(&generator.events(600), 64) {
+            log.append_multi(parts).await.unwrap();
+        }
+        let batch = Feed::new(log.clone()).read(0, 600).unwrap();
+        let factory = SearchFactory {
+            root: tmp.path().join("search"),
+        };
+        let mut target = factory.open(1, 0).unwrap();
+        target.apply(&batch, false).unwrap();
+        let (word, hamlets, holding) = {
+            let recent = target.serving.recent();
+            let word = recent[0].exact_words.iter().next().unwrap().clone();
+            let hamlets: Vec<UnitId> = recent.iter().map(|d| d.hamlet).collect();
+            let holding: HashSet<ConcernId> = recent
+                .iter()
+                .filter(|d| d.exact_words.contains(&word))
+                .map(|d| d.case_id)
+                .collect();
+            (word, hamlets, holding)
+        };
+        for limit in [1, 2, SEARCH_HITS_MAX] {
+            let hits = search(&target.serving, &word, &hamlets, limit).unwrap();
+            let cases: HashSet<ConcernId> = hits.iter().map(|h| h.case_id).collect();
+            assert_eq!(hits.len(), limit.min(holding.len()), "limit {limit}");
+            assert_eq!(cases.len(), hits.len(), "each case once");
+            assert!(cases.is_subset(&holding));
+        }
     }
 
     #[tokio::test]
