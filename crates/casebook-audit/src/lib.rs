@@ -55,6 +55,9 @@ pub enum AuditError {
     /// A signature or key does not check out (HTTP 422 when given by a client).
     #[error("bad signature: {0}")]
     BadSignature(String),
+    /// The thread that wrote to the tree stopped before it finished (HTTP 500).
+    #[error("the audit tree's writer stopped: {0}")]
+    Stopped(String),
     /// The tree disagrees with the log it claims to cover (HTTP 500).
     #[error("the Merkle tree disagrees with the log at size {size}")]
     Mismatch {
@@ -114,26 +117,19 @@ impl Audit {
 
     /// Adds every durable log record the tree does not hold yet.
     pub fn catch_up(&self, log: &SledLog) -> Result<u64, AuditError> {
-        let mut size = self.tree.size()?;
-        let mut leaves = Vec::with_capacity(CATCH_UP_BATCH_EVENTS);
-        for record in log.iter_all(size) {
-            leaves.push(record?.canonical_bytes());
-            if leaves.len() == CATCH_UP_BATCH_EVENTS {
-                size = self.tree.append(&leaves)?;
-                leaves.clear();
-            }
-        }
-        if !leaves.is_empty() {
-            size = self.tree.append(&leaves)?;
-        }
-        self.tree.flush()?;
-        Ok(size)
+        catch_up(&self.tree, log)
     }
 
     /// Keeps the tree up with the log as events are appended, until the log
     /// closes or a record fails its check.
+    ///
+    /// The tree's reads and writes block, so they run off the async
+    /// workers that serve requests.
     pub async fn follow(&self, log: SledLog) -> Result<(), AuditError> {
-        let size = self.catch_up(&log)?;
+        let (tree, history) = (self.tree.clone(), log.clone());
+        let size = tokio::task::spawn_blocking(move || catch_up(&tree, &history))
+            .await
+            .map_err(|err| AuditError::Stopped(err.to_string()))??;
         let after: Option<Position> = size.checked_sub(1);
         let mut subscription = Subscription::new(log, SubscriptionFilter::All, after);
         loop {
@@ -142,7 +138,10 @@ impl Audit {
             for record in subscription.next_available(CATCH_UP_BATCH_EVENTS).await? {
                 leaves.push(record.canonical_bytes());
             }
-            self.tree.append(&leaves)?;
+            let tree = self.tree.clone();
+            tokio::task::spawn_blocking(move || tree.append(&leaves))
+                .await
+                .map_err(|err| AuditError::Stopped(err.to_string()))??;
         }
     }
 
@@ -230,4 +229,22 @@ impl merkle::SubtreeSource for LeafList {
         let right = self.subtree(level - 1, start / half + 1)?;
         Ok(merkle::node_hash(&left, &right))
     }
+}
+
+/// Adds to `tree` every durable log record it does not hold yet.
+fn catch_up(tree: &MerkleTree, log: &SledLog) -> Result<u64, AuditError> {
+    let mut size = tree.size()?;
+    let mut leaves = Vec::with_capacity(CATCH_UP_BATCH_EVENTS);
+    for record in log.iter_all(size) {
+        leaves.push(record?.canonical_bytes());
+        if leaves.len() == CATCH_UP_BATCH_EVENTS {
+            size = tree.append(&leaves)?;
+            leaves.clear();
+        }
+    }
+    if !leaves.is_empty() {
+        size = tree.append(&leaves)?;
+    }
+    tree.flush()?;
+    Ok(size)
 }
