@@ -74,7 +74,7 @@ pub const COMMIT_EVENTS_MAX: u64 = 10_000;
 /// (p99 150 ms at 200 appends/s). Every 5 s, with tantivy's own thread
 /// writing the commit, and a crash replays at most 5 s of events.
 pub const COMMIT_INTERVAL: Duration = Duration::from_secs(5);
-/// Most documents kept only in memory: bounds the memory (about 2.5 kB a
+/// Most documents kept only in memory: bounds the memory (a few kB a
 /// document with its word sets) and the linear scan that searches them; a
 /// rebuild's large batches commit each time. Under a steady 5,000 reports
 /// a second a bound of 2,000 committed every 0.4 s, and the segments'
