@@ -59,6 +59,13 @@ fn sealed(keys: &KeyStore, household: Uuid, id: Uuid) -> casebook_log::NewEvent 
     new
 }
 
+/// A key store of its own, in a directory that lives as long as the tuple.
+fn key_store() -> (tempfile::TempDir, KeyStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    (dir, keys)
+}
+
 /// Decodes a sealed `registered` record as the views do, and checks that
 /// its personal fields came out as placeholders and the rest as written.
 fn decode_withheld(record: &RecordedEvent) -> Event {
@@ -74,8 +81,7 @@ fn decode_withheld(record: &RecordedEvent) -> Event {
 
 #[test]
 fn personal_fields_are_sealed_and_open_again_with_the_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let (_dir, keys) = key_store();
     let household = Uuid::new_v4();
     let new = sealed(&keys, household, Uuid::new_v4());
     let text = new.data.to_string();
@@ -90,8 +96,7 @@ fn personal_fields_are_sealed_and_open_again_with_the_key() {
 
 #[test]
 fn a_retry_seals_to_the_same_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let (_dir, keys) = key_store();
     let (household, id) = (Uuid::new_v4(), Uuid::new_v4());
     assert_eq!(
         sealed(&keys, household, id).data,
@@ -106,8 +111,7 @@ fn a_retry_seals_to_the_same_bytes() {
 
 #[test]
 fn views_and_erased_households_see_placeholders() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let (_dir, keys) = key_store();
     let household = Uuid::new_v4();
     let stream = format!("household-{household}");
     let record = recorded(&sealed(&keys, household, Uuid::new_v4()), &stream);
@@ -119,8 +123,7 @@ fn views_and_erased_households_see_placeholders() {
 
 #[test]
 fn an_altered_or_moved_envelope_is_caught() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let (_dir, keys) = key_store();
     let household = Uuid::new_v4();
     let stream = format!("household-{household}");
     let mut new = sealed(&keys, household, Uuid::new_v4());
@@ -148,23 +151,20 @@ fn an_altered_or_moved_envelope_is_caught() {
 
 #[test]
 fn a_key_store_without_the_key_fails_loudly() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let (_dir, keys) = key_store();
     let household = Uuid::new_v4();
     let record = recorded(
         &sealed(&keys, household, Uuid::new_v4()),
         &format!("household-{household}"),
     );
-    let empty_dir = tempfile::tempdir().unwrap();
-    let empty = KeyStore::open(empty_dir.path(), MasterKey::generate()).unwrap();
+    let (_empty_dir, empty) = key_store();
     let err = decode(&record, Unsealer::Keys(&empty)).unwrap_err();
     assert!(matches!(err, PrivacyError::MissingKey { .. }), "{err}");
 }
 
 #[test]
 fn a_sealed_household_gets_no_new_personal_data_after_erasure() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let (_dir, keys) = key_store();
     let household = Uuid::new_v4();
     sealed(&keys, household, Uuid::new_v4());
     keys.forget(household).unwrap();
@@ -198,8 +198,7 @@ fn an_event_with_nothing_sealed_decodes_as_written() {
 
 #[test]
 fn an_envelope_under_an_escaped_key_is_still_withheld() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = KeyStore::open(dir.path(), MasterKey::generate()).unwrap();
+    let (_dir, keys) = key_store();
     let household = Uuid::new_v4();
     let stream = format!("household-{household}");
     let mut record = recorded(&sealed(&keys, household, Uuid::new_v4()), &stream);
