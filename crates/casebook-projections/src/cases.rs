@@ -4,17 +4,23 @@
 //! Keys (tag, then fixed-width parts):
 //! - `c` case → [`CaseRow`] (JSON): the case as `evolve` folds it, without
 //!   the sealed informant (views never hold it), with its unit path.
-//! - `n` unit, newest-first report time, case → (): one entry for every unit
-//!   on the path from the root to the case's hamlet.
+//! - `n` unit, newest-first report time, case → (): one entry under the
+//!   case's hamlet and one under its commune (the hamlet's parent: the
+//!   domain hangs hamlets under communes only).
 //! - `d` unit, deadline (or the end of time), case → (): likewise, by due date.
 //! - `N`, `D`: the same two orders holding only open cases (not resolved,
 //!   closed, merged or withdrawn). Most cases of a year are closed, so a
 //!   list of open or overdue cases scans these instead of skipping past
 //!   thousands of closed ones.
 //!
-//! A list is a prefix scan of `n` or `d` under each unit of the
-//! jurisdiction, merged; the cursor is the last key's sort part, so the next
-//! page starts strictly after it whatever was added or changed meanwhile.
+//! A list of a hamlet or a commune is one prefix scan of `n` or `d`; a list
+//! of a post or a province merges the scans of the communes in its
+//! jurisdiction ([`units::indexed_roots`]) with a heap. Indexing under the
+//! two lowest levels only writes 9 keys for a new case instead of 17 (one
+//! entry per unit of the path), which the command load measured
+//! (`docs/PERFORMANCE.md`). The cursor is the last key's sort part, so the
+//! next page starts strictly after it whatever was added or changed
+//! meanwhile.
 
 use casebook_domain::{
     evolve, Assignee, Concern, ConcernKind, DeadlineStatus, Payload, Policy, Priority, Status,
@@ -23,6 +29,8 @@ use casebook_domain::{
 use casebook_log::Position;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use crate::decode::Decoded;
@@ -47,6 +55,11 @@ pub const PAGE_CASES_MAX: usize = 200;
 pub const PAGE_SCAN_MAX: usize = 5_000;
 /// Bytes of a sort key in an index entry and a cursor: time, then case id.
 const SORT_KEY_LEN: usize = 8 + 16;
+/// Bytes before the sort key in an index entry: the tag and the unit.
+const ENTRY_PREFIX_LEN: usize = 1 + 16;
+/// The levels of a case's path it is indexed under, from the bottom: the
+/// hamlet and its commune.
+const INDEXED_LEVELS: usize = 2;
 
 /// The cases view.
 #[derive(Debug)]
@@ -69,8 +82,9 @@ pub struct CaseRow {
 
 impl KeyedView for CasesView {
     const NAME: &'static str = "cases";
-    /// 2: the open-only indexes `N` and `D`.
-    const VERSION: u32 = 2;
+    /// 2: the open-only indexes `N` and `D`; 3: index entries under the
+    /// hamlet and the commune only.
+    const VERSION: u32 = 3;
 
     type Extra = ();
 
@@ -146,7 +160,7 @@ fn index(
     };
     let case = id(concern.id.0);
     let newest = time_desc(concern.reported_at);
-    for unit in path {
+    for unit in indexed_units(path) {
         let unit = id(unit.0);
         let entry = |tag: u8, sort: &[u8]| key(tag, &[&unit, sort, &case]);
         if let Some((was_open, deadline)) = old {
@@ -164,6 +178,12 @@ fn index(
             put(staging, entry(TAG_OPEN_NEWEST, &newest));
         }
     }
+}
+
+/// The units of a case's path that hold its index entries: the last
+/// [`INDEXED_LEVELS`] (the hamlet and its commune).
+fn indexed_units(path: &[UnitId]) -> &[UnitId] {
+    &path[path.len().saturating_sub(INDEXED_LEVELS)..]
 }
 
 /// The due-date sort key: cases without a deadline come last.
@@ -348,15 +368,18 @@ pub fn list(
         (CaseSort::DueDate, true) => TAG_OPEN_DUE,
     };
     let roots = units::jurisdiction_roots(tree, CasesView::NAME, filter.unit)?;
-    let mut scans: Vec<_> = roots
-        .iter()
-        .map(|root| scan(tree, tag, *root, after.as_deref()).peekable())
-        .collect();
+    let indexed = units::indexed_roots(tree, CasesView::NAME, &roots)?;
+    let mut merged = Merged::new(
+        indexed
+            .iter()
+            .map(|unit| scan(tree, tag, *unit, after.as_deref()))
+            .collect(),
+    )?;
     let mut items = Vec::new();
     let mut scanned = 0;
     let mut last = None;
     while items.len() < limit && scanned < PAGE_SCAN_MAX {
-        let Some(sort_key) = next_merged(&mut scans) else {
+        let Some(sort_key) = merged.next()? else {
             return Ok(CasePage {
                 items,
                 next_cursor: None,
@@ -397,22 +420,51 @@ fn scan<'a>(tree: &'a ViewTree, tag: u8, unit: UnitId, after: Option<&[u8]>) -> 
     }
 }
 
-/// The smallest next sort key among the scans, consumed.
-fn next_merged(scans: &mut [std::iter::Peekable<Scan<'_>>]) -> Option<Vec<u8>> {
-    let mut best: Option<(usize, &[u8])> = None;
-    for (i, scan) in scans.iter_mut().enumerate() {
-        let Some(&(k, _)) = scan.peek() else {
-            continue;
-        };
-        let sort_key = &k[17..];
-        if best.is_none_or(|(_, b)| sort_key < b) {
-            best = Some((i, sort_key));
+/// The scans of several units merged into one ascending run of sort keys:
+/// a heap holds each scan's next key, so a province's fifty communes cost a
+/// logarithm per key, not fifty comparisons.
+struct Merged<'a> {
+    scans: Vec<Scan<'a>>,
+    heads: BinaryHeap<Reverse<(SortKey, usize)>>,
+}
+
+/// The sort part of an index entry: time, then case id.
+type SortKey = [u8; SORT_KEY_LEN];
+
+impl<'a> Merged<'a> {
+    fn new(mut scans: Vec<Scan<'a>>) -> Result<Self> {
+        let mut heads = BinaryHeap::with_capacity(scans.len());
+        for (i, scan) in scans.iter_mut().enumerate() {
+            if let Some(sort_key) = next_sort_key(scan)? {
+                heads.push(Reverse((sort_key, i)));
+            }
         }
+        Ok(Self { scans, heads })
     }
-    let (i, sort_key) = best?;
-    let sort_key = sort_key.to_vec();
-    scans[i].next();
-    Some(sort_key)
+
+    /// The smallest sort key not yet taken, or `None` once every scan is done.
+    fn next(&mut self) -> Result<Option<SortKey>> {
+        let Some(Reverse((sort_key, i))) = self.heads.pop() else {
+            return Ok(None);
+        };
+        if let Some(following) = next_sort_key(&mut self.scans[i])? {
+            self.heads.push(Reverse((following, i)));
+        }
+        Ok(Some(sort_key))
+    }
+}
+
+fn next_sort_key(scan: &mut Scan<'_>) -> Result<Option<SortKey>> {
+    let Some((k, _)) = scan.next() else {
+        return Ok(None);
+    };
+    k.get(ENTRY_PREFIX_LEN..)
+        .and_then(|sort| SortKey::try_from(sort).ok())
+        .map(Some)
+        .ok_or_else(|| ProjectionError::Corrupt {
+            view: CasesView::NAME,
+            reason: format!("an index entry of {} bytes", k.len()),
+        })
 }
 
 fn make_cursor(sort: CaseSort, sort_key: &[u8]) -> String {

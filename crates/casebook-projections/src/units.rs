@@ -1,12 +1,13 @@
 //! The unit tree as each keyed view keeps it, under the `u` tag of its own
 //! tree, so that it is always exactly as far as the view's checkpoint.
 //!
-//! A case belongs to its hamlet; a view indexes it under every unit on the
-//! path from the root to that hamlet, so that "this unit and everything
-//! below it" is one prefix scan. A post's jurisdiction also holds the
-//! communes it covers (which hang elsewhere in the tree): queries scan those
-//! communes' prefixes too ([`jurisdiction_roots`]). Units never move in the
-//! tree (the domain has no command for it), so stored paths stay right.
+//! A case belongs to its hamlet; a view keeps it under units of the path
+//! from the root to that hamlet (each view says which), so that "this unit
+//! and everything below it" is a prefix scan or a merge of a few. A post's
+//! jurisdiction also holds the communes it covers (which hang elsewhere in
+//! the tree): queries scan those communes' prefixes too
+//! ([`jurisdiction_roots`]). Units never move in the tree (the domain has
+//! no command for it), so stored paths stay right.
 
 use casebook_domain::{Payload, UnitId, UnitKind};
 use serde::{Deserialize, Serialize};
@@ -153,6 +154,33 @@ pub fn jurisdiction_roots(
         }
     }
     Ok(roots)
+}
+
+/// The communes and hamlets whose subtrees together make up the subtrees
+/// of `roots`: a commune or a hamlet stands for itself, a unit above them
+/// for every commune below it, and a unit the view does not know for itself.
+/// A view that indexes cases under their commune and hamlet only lists a
+/// post or a province by merging these.
+pub fn indexed_roots(
+    source: &impl Source,
+    view: &'static str,
+    roots: &[UnitId],
+) -> Result<Vec<UnitId>> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut queue: std::collections::VecDeque<UnitId> = roots.iter().copied().collect();
+    while let Some(unit) = queue.pop_front() {
+        if seen.len() >= UNITS_MAX || !seen.insert(unit) {
+            continue;
+        }
+        match node(source, view, unit)? {
+            Some(n) if !matches!(n.kind, UnitKind::Commune | UnitKind::Hamlet) => {
+                queue.extend(n.children);
+            }
+            _ => out.push(unit),
+        }
+    }
+    Ok(out)
 }
 
 /// Every unit in the subtrees of `roots`, the roots included.

@@ -6,6 +6,7 @@ mod crashes;
 mod figures;
 mod harness;
 mod known;
+mod lists;
 mod views;
 mod watcher;
 mod workers;
