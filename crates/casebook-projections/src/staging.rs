@@ -107,7 +107,7 @@ fn encode_json<T: Serialize + 'static>(value: &dyn Any) -> Result<Vec<u8>> {
 #[derive(Debug)]
 pub struct Staging<X = ()> {
     tree: ViewTree,
-    writes: FxHashMap<Vec<u8>, (Staged, bool)>,
+    writes: FxHashMap<Key, (Staged, bool)>,
     /// The tree holds nothing: every read is answered here.
     empty_tree: bool,
     /// Unit paths already walked (see `units::path_cached`); forgotten at
@@ -215,10 +215,10 @@ impl<X> Staging<X> {
     /// Stages a change; a key already changed in this staging keeps what
     /// was known of it (a key once staged as possibly in the tree stays so).
     fn stage(&mut self, key: Vec<u8>, staged: Staged, new: bool) {
-        match self.writes.get_mut(&key) {
+        match self.writes.get_mut(key.as_slice()) {
             Some(entry) => entry.0 = staged,
             None => {
-                self.writes.insert(key, (staged, new));
+                self.writes.insert(Key::from_slice(&key), (staged, new));
             }
         }
     }
@@ -232,7 +232,7 @@ impl<X> Staging<X> {
     /// not to be in the tree.
     pub fn remove(&mut self, key: Vec<u8>) {
         if self.is_new(&key) {
-            self.writes.remove(&key);
+            self.writes.remove(key.as_slice());
         } else {
             self.stage(key, Staged::Bytes(None), false);
         }
@@ -252,8 +252,8 @@ impl<X> Staging<X> {
                 Staged::Held(value, encode) => Some(encode(value.as_ref())?),
             };
             match bytes {
-                Some(value) => map.insert(Key::from_slice(&key), value.into()),
-                None => map.remove(key.as_slice()),
+                Some(value) => map.insert(key, value.into()),
+                None => map.remove(key.as_ref()),
             };
         }
         map.insert(
