@@ -167,37 +167,49 @@ pub fn indexed_roots(
     roots: &[UnitId],
 ) -> Result<Vec<UnitId>> {
     let mut out = Vec::new();
+    walk(source, view, roots, |unit, node| match node {
+        Some(n) if !matches!(n.kind, UnitKind::Commune | UnitKind::Hamlet) => true,
+        _ => {
+            out.push(unit);
+            false
+        }
+    })?;
+    Ok(out)
+}
+
+/// Every unit in the subtrees of `roots`, the roots included.
+pub fn below(source: &impl Source, view: &'static str, roots: &[UnitId]) -> Result<Vec<UnitId>> {
+    let mut out = Vec::new();
+    walk(source, view, roots, |unit, _| {
+        out.push(unit);
+        true
+    })?;
+    Ok(out)
+}
+
+/// Visits the units of `roots`' subtrees breadth first, each once (at most
+/// [`UNITS_MAX`] of them), with its node if the view knows it; `visit`
+/// answers whether to go on below the unit.
+fn walk(
+    source: &impl Source,
+    view: &'static str,
+    roots: &[UnitId],
+    mut visit: impl FnMut(UnitId, Option<&UnitNode>) -> bool,
+) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     let mut queue: std::collections::VecDeque<UnitId> = roots.iter().copied().collect();
     while let Some(unit) = queue.pop_front() {
         if seen.len() >= UNITS_MAX || !seen.insert(unit) {
             continue;
         }
-        match node(source, view, unit)? {
-            Some(n) if !matches!(n.kind, UnitKind::Commune | UnitKind::Hamlet) => {
+        let node = node(source, view, unit)?;
+        if visit(unit, node.as_ref()) {
+            if let Some(n) = node {
                 queue.extend(n.children);
             }
-            _ => out.push(unit),
         }
     }
-    Ok(out)
-}
-
-/// Every unit in the subtrees of `roots`, the roots included.
-pub fn below(source: &impl Source, view: &'static str, roots: &[UnitId]) -> Result<Vec<UnitId>> {
-    let mut out: Vec<UnitId> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut queue: std::collections::VecDeque<UnitId> = roots.iter().copied().collect();
-    while let Some(unit) = queue.pop_front() {
-        if out.len() >= UNITS_MAX || !seen.insert(unit) {
-            continue;
-        }
-        out.push(unit);
-        if let Some(n) = node(source, view, unit)? {
-            queue.extend(n.children);
-        }
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// The units without a parent (the provinces), from a view's tree.
