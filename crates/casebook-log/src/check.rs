@@ -10,6 +10,8 @@ use crate::error::{LogError, Result};
 use crate::keys::{self, HeadEntry};
 use crate::reader::Reader;
 use crate::record::RecordedEvent;
+use crate::records::RecordsFile;
+use std::sync::Arc;
 
 /// Records at the end of the log re-checked on open: more than any one
 /// group commit writes, so whatever a crash could have cut is covered.
@@ -23,7 +25,10 @@ fn corrupt(position: u64, reason: impl Into<String>) -> LogError {
 }
 
 /// Checks the end of the log and its indexes; returns the head, if any.
-pub(crate) fn check_tail(tree: &sled::Tree) -> Result<Option<HeadEntry>> {
+pub(crate) fn check_tail(
+    tree: &sled::Tree,
+    records: &Arc<RecordsFile>,
+) -> Result<Option<HeadEntry>> {
     let head = match tree.get(keys::META_HEAD)? {
         Some(value) => Some(
             keys::parse_head_entry(&value)
@@ -48,6 +53,7 @@ pub(crate) fn check_tail(tree: &sled::Tree) -> Result<Option<HeadEntry>> {
     }
     let reader = Reader {
         tree,
+        records,
         len: head.position + 1,
     };
     let from = head.position.saturating_sub(OPEN_TAIL_CHECK_EVENTS - 1);

@@ -1,19 +1,21 @@
 //! The layout of the one sled tree that holds the log: keys and values.
 //!
-//! Everything lives in a single tree so that one group commit is one atomic
-//! `apply_batch`: records and all their index entries appear together or not
-//! at all. Each kind of key starts with its own tag byte; numbers are
+//! The records themselves live in the records file ([`crate::records`]);
+//! this tree holds what is derived from them. Everything lives in a single
+//! tree so that one group commit's index entries are one atomic
+//! `apply_batch`: they appear together or not at all. Each kind of key starts with its own tag byte; numbers are
 //! big-endian so that sled's byte order is numeric order.
 //!
 //! | tag | key                                  | value                                   |
 //! |-----|--------------------------------------|-----------------------------------------|
-//! | `E` | last position in the block           | a record block: `[u32 len][record]...`  |
+//! | `E` | last position in the block           | where the record block lies in the records file: `[u64 offset][u32 length]` |
 //! | `H` | stream                               | last revision, positions of open chunk  |
 //! | `S` | stream, 0x00, chunk number           | positions of a full chunk of revisions  |
 //! | `I` | event id                             | position, revision, content digest      |
 //! | `C` | category, 0x00, last position        | a position block                        |
 //! | `T` | event type, 0x00, last position      | a position block                        |
 //! | `M` | `head`                               | last position, its hash, recorded time  |
+//! | `M` | `format`                             | [`FORMAT`], one byte                    |
 //!
 //! sled pays per key, so the layout writes as few keys per event as it can:
 //! records are packed into blocks (one key per group commit, or per
@@ -36,6 +38,11 @@ pub(crate) const EVENT_ID: u8 = b'I';
 pub(crate) const CATEGORY: u8 = b'C';
 pub(crate) const EVENT_TYPE: u8 = b'T';
 pub(crate) const META_HEAD: &[u8] = b"Mhead";
+pub(crate) const META_FORMAT: &[u8] = b"Mformat";
+
+/// The layout this code writes: 2 since records moved out of sled into the
+/// records file (a log written in layout 1 kept them in `E` values).
+pub(crate) const FORMAT: u8 = 2;
 
 /// Most bytes of records packed into one block before a new one starts.
 /// Keeps sled's nodes well below the size at which it writes blob files.
@@ -82,6 +89,24 @@ pub(crate) fn event_id(id: Uuid) -> [u8; 17] {
     let mut key = [EVENT_ID; 17];
     key[1..].copy_from_slice(id.as_bytes());
     key
+}
+
+/// Where a record block lies in the records file (the `E` value).
+pub(crate) fn block_location(offset: u64, len: usize) -> [u8; 12] {
+    let mut value = [0u8; 12];
+    value[..8].copy_from_slice(&offset.to_be_bytes());
+    value[8..].copy_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+    value
+}
+
+/// Parses an `E` value: the block's offset and length in the records file.
+pub(crate) fn parse_block_location(value: &[u8]) -> Option<(u64, usize)> {
+    if value.len() != 12 {
+        return None;
+    }
+    let offset = u64::from_be_bytes(value[..8].try_into().ok()?);
+    let len = u32::from_be_bytes(value[8..].try_into().ok()?);
+    Some((offset, len as usize))
 }
 
 /// The number at the end of a key (a position or a chunk number).

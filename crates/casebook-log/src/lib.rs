@@ -1,4 +1,5 @@
-//! The casebook event log: durable, verifiable, append-only, on sled.
+//! The casebook event log: durable, verifiable, append-only; records in a
+//! file of their own, indexes in sled.
 //!
 //! It has KurrentDB's vocabulary: events live in **streams** named
 //! `<category>-<id>`, numbered by **revision** from 0; every event also has a
@@ -11,13 +12,17 @@
 //! # Layout
 //! - [`record`]: the event as proposed ([`NewEvent`]) and as stored
 //!   ([`RecordedEvent`]); canonical bytes and the hash chain.
-//! - `keys`: how records and indexes are laid out in one sled tree.
+//! - `records`: the records file: every record, in commit order; the only
+//!   file an append waits for.
+//! - `keys`: how the indexes are laid out in one sled tree.
 //! - `writer`: group commit: the writer thread that decides each group.
 //! - `pipeline`: the applier and syncer threads behind the writer.
 //! - `known`: what the writer remembers (an event-id filter, recent stream
 //!   heads) so that deciding seldom reads sled.
-//! - `staging`: one group's decisions, turned into one sled batch.
-//! - `durability`: the fsyncs sled 0.34.7 does not do itself.
+//! - `staging`: one group's decisions, turned into the group's bytes and
+//!   one sled batch of index entries.
+//! - `recovery`: on open, indexes what sled lacks of the records file.
+//! - `durability`: making a new file's directory entry durable.
 //! - `reader`: every read, the whole-log walk, and `verify`.
 //! - `read_ahead`: long walks check hashes on a second thread.
 //! - `check`: the tail check that runs when the log opens.
@@ -37,6 +42,8 @@ mod pipeline;
 mod read_ahead;
 mod reader;
 pub mod record;
+mod records;
+mod recovery;
 mod staging;
 mod store;
 pub mod subscription;

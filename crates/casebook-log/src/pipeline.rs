@@ -1,10 +1,14 @@
-//! The two stages after the writer: apply, then make durable.
+//! The two stages after the writer: make durable, and index.
 //!
-//! The writer hands each decided group to the *applier*, which writes its
-//! batch into sled (one atomic `apply_batch`) and publishes the group's
-//! sequence number as applied; the *syncer* then flushes sled and fsyncs its
-//! files, covering every group applied so far, and only then answers the
-//! callers and publishes the new durable length. Groups move through both
+//! The writer hands each decided group to both stages at once. The *syncer*
+//! writes the group's bytes to the records file ([`crate::records`]) and
+//! `fdatasync`s it, covering every group that arrived while it was busy with
+//! one write and one sync. The *applier* meanwhile writes the group's index
+//! entries into sled (one atomic `apply_batch`, never flushed on this path:
+//! the indexes are rebuilt from the records file after a crash) and
+//! publishes the group's sequence number as applied. Once a sync has
+//! returned and the applier has caught up with it, the syncer publishes the
+//! new durable length and answers the callers. Groups move through both
 //! stages in order, so answers go out in commit order.
 //!
 //! The writer hands a group to the applier only when the applier takes it
@@ -12,34 +16,30 @@
 //! next, and every append that arrives meanwhile waits in the request queue
 //! and joins one larger group, instead of the writer deciding many small
 //! groups that queue behind the applier (each `apply_batch` costs about as
-//! much for one append as for ten). At 64 writers of one event this took the
-//! log from 16,400–18,200 to 22,800–26,800 events/s (`casebook-bench log
-//! --quick`, alternated). The queue to the syncer holds at most
+//! much for one append as for ten). The queue to the syncer holds at most
 //! [`PIPELINE_GROUPS_MAX`] groups, which one sync covers together; a slow
-//! disk holds back the applier, the writer and, through the request
-//! queue, the appenders.
+//! disk holds back the writer and, through the request queue, the
+//! appenders.
 //!
 //! In [`Durability::Batched`] the syncer lingers for a window after the
-//! first group it receives, so that one sync covers every group applied in
+//! first group it receives, so that one sync covers every group decided in
 //! it; callers are still answered only after that sync.
 //!
 //! Any failure poisons the log ([`Shared::fail`]): every group behind it was
 //! decided assuming it would land, so they are all refused.
 
-use crate::durability::DurableFiles;
 use crate::error::{LogError, Result};
-use crate::staging::PendingGroup;
 use crate::store::{Durability, Shared};
 use crate::writer::AppendOutcome;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Instant;
+use std::thread::{JoinHandle, Thread};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Groups that may wait for the syncer. Bounds memory when the disk is
-/// slow; deep enough that one sync covers every group applied during the
+/// slow; deep enough that one sync covers every group decided during the
 /// last one.
 const PIPELINE_GROUPS_MAX: usize = 8;
 
@@ -47,18 +47,30 @@ const PIPELINE_GROUPS_MAX: usize = 8;
 /// none (see the module docs).
 const APPLIER_QUEUE_GROUPS: usize = 0;
 
+/// How long the syncer sleeps at most between checks that the applier has
+/// caught up (it is woken as soon as a group is applied).
+const APPLIED_CHECK_INTERVAL: Duration = Duration::from_millis(5);
+
 /// A caller waiting for its answer, and the answer.
 pub(crate) type Answer = (
     oneshot::Sender<Result<AppendOutcome>>,
     Result<AppendOutcome>,
 );
 
+/// What a group that accepted events adds to the records file.
+pub(crate) struct WrittenGroup {
+    /// The group's number; the applier publishes it once indexed.
+    pub sequence: u64,
+    /// Where the group starts in the records file.
+    pub records_offset: u64,
+    /// The group's header and record blocks.
+    pub bytes: Vec<u8>,
+}
+
 /// A decided group on its way to disk.
 pub(crate) struct GroupJob {
     /// What to write, if the group accepted anything.
-    pub batch: Option<sled::Batch>,
-    /// What the group changes, which the writer keeps until it is applied.
-    pub overlay: Option<PendingGroup>,
+    pub written: Option<WrittenGroup>,
     /// Every caller of the group with its answer, sent once durable.
     pub answers: Vec<Answer>,
     /// The number of events in the log once this group is durable.
@@ -67,54 +79,60 @@ pub(crate) struct GroupJob {
 
 /// The applier and syncer threads and the queues into them.
 pub(crate) struct Pipeline {
-    to_applier: SyncSender<GroupJob>,
+    to_applier: SyncSender<(u64, sled::Batch)>,
+    to_syncer: SyncSender<GroupJob>,
     applier: JoinHandle<()>,
     syncer: JoinHandle<()>,
 }
 
 impl Pipeline {
     /// Starts both stages; `None` (with the log failed) if a thread cannot start.
-    pub fn start(
-        shared: &Arc<Shared>,
-        files: DurableFiles,
-        durability: Durability,
-    ) -> Option<Pipeline> {
+    pub fn start(shared: &Arc<Shared>, durability: Durability) -> Option<Pipeline> {
         let (to_applier, applier_jobs) = std::sync::mpsc::sync_channel(APPLIER_QUEUE_GROUPS);
         let (to_syncer, syncer_jobs) = std::sync::mpsc::sync_channel(PIPELINE_GROUPS_MAX);
         let syncer_shared = Arc::clone(shared);
-        let syncer = std::thread::Builder::new()
+        let started = std::thread::Builder::new()
             .name("casebook-log-syncer".into())
-            .spawn(move || run_syncer(&syncer_shared, files, durability, &syncer_jobs));
-        let applier_shared = Arc::clone(shared);
-        let applier = std::thread::Builder::new()
-            .name("casebook-log-applier".into())
-            .spawn(move || run_applier(&applier_shared, &applier_jobs, &to_syncer));
-        match (applier, syncer) {
-            (Ok(applier), Ok(syncer)) => Some(Pipeline {
+            .spawn(move || run_syncer(&syncer_shared, durability, &syncer_jobs))
+            .and_then(|syncer| {
+                let applier_shared = Arc::clone(shared);
+                let syncer_thread = syncer.thread().clone();
+                let applier = std::thread::Builder::new()
+                    .name("casebook-log-applier".into())
+                    .spawn(move || run_applier(&applier_shared, &applier_jobs, &syncer_thread))?;
+                Ok((applier, syncer))
+            });
+        match started {
+            Ok((applier, syncer)) => Some(Pipeline {
                 to_applier,
+                to_syncer,
                 applier,
                 syncer,
             }),
-            (applier, syncer) => {
-                let reason = applier
-                    .err()
-                    .or(syncer.err())
-                    .map(|err| err.to_string())
-                    .unwrap_or_default();
-                shared.fail(format!("could not start the log's threads: {reason}"));
+            Err(err) => {
+                shared.fail(format!("could not start the log's threads: {err}"));
                 None
             }
         }
     }
 
-    /// Hands a group to the applier; `false` if the pipeline has stopped.
-    pub fn submit(&self, job: GroupJob) -> bool {
-        self.to_applier.send(job).is_ok()
+    /// Hands a group to the syncer and its index batch to the applier;
+    /// `false` if the pipeline has stopped.
+    pub fn submit(&self, job: GroupJob, batch: Option<sled::Batch>) -> bool {
+        let sequence = job.written.as_ref().map(|written| written.sequence);
+        if self.to_syncer.send(job).is_err() {
+            return false;
+        }
+        match (sequence, batch) {
+            (Some(sequence), Some(batch)) => self.to_applier.send((sequence, batch)).is_ok(),
+            _ => true,
+        }
     }
 
     /// Lets both stages finish what they hold, then waits for them.
     pub fn finish(self) {
         drop(self.to_applier);
+        drop(self.to_syncer);
         for (name, thread) in [("applier", self.applier), ("syncer", self.syncer)] {
             if thread.join().is_err() {
                 tracing::error!("log {name} thread panicked");
@@ -129,81 +147,84 @@ fn refuse(answers: Vec<Answer>, reason: &str) {
     }
 }
 
-/// Applies each group's batch to sled, in order, and passes it on.
-fn run_applier(shared: &Shared, jobs: &Receiver<GroupJob>, to_syncer: &SyncSender<GroupJob>) {
-    while let Ok(mut job) = jobs.recv() {
-        if let Some(reason) = shared.failure() {
-            refuse(job.answers, &reason);
-            continue;
-        }
-        if let Some(batch) = job.batch.take() {
-            if let Err(err) = shared.tree.apply_batch(batch) {
-                tracing::error!(error = %err, "applying a group failed; the log stops accepting appends");
-                shared.fail(err.to_string());
-                refuse(job.answers, &err.to_string());
-                continue;
-            }
-            job.batch = Some(sled::Batch::default()); // marks "wrote" for the syncer
-            if let Some(overlay) = &job.overlay {
-                shared.publish_applied(overlay.sequence);
+/// Applies each group's index batch to sled, in order, and wakes the syncer.
+fn run_applier(shared: &Shared, jobs: &Receiver<(u64, sled::Batch)>, syncer: &Thread) {
+    while let Ok((sequence, batch)) = jobs.recv() {
+        if shared.failure().is_none() {
+            match shared.tree.apply_batch(batch) {
+                Ok(()) => shared.publish_applied(sequence),
+                Err(err) => {
+                    tracing::error!(error = %err, "indexing a group failed; the log stops accepting appends");
+                    shared.fail(err.to_string());
+                }
             }
         }
-        if to_syncer.send(job).is_err() {
-            break;
-        }
+        syncer.unpark();
     }
 }
 
-/// Flushes and fsyncs whatever groups are waiting, then answers their callers.
-fn run_syncer(
-    shared: &Shared,
-    mut files: DurableFiles,
-    durability: Durability,
-    jobs: &Receiver<GroupJob>,
-) {
+/// Waits until the applier has indexed group `sequence`, or the log failed.
+fn wait_applied(shared: &Shared, sequence: u64) {
+    while shared.applied_sequence() < sequence && shared.failure().is_none() {
+        std::thread::park_timeout(APPLIED_CHECK_INTERVAL);
+    }
+}
+
+/// Writes and fsyncs whatever groups are waiting, waits for their index,
+/// then answers their callers.
+fn run_syncer(shared: &Shared, durability: Durability, jobs: &Receiver<GroupJob>) {
     while let Ok(first) = jobs.recv() {
         let waiting = gather(first, durability, jobs);
-        if let Some(reason) = shared.failure() {
-            waiting
-                .into_iter()
-                .for_each(|job| refuse(job.answers, &reason));
-            continue;
+        let synced = shared.failure().map_or_else(
+            || sync(shared, &waiting),
+            |reason| Err(LogError::Unavailable(reason)),
+        );
+        if let Some(last) = waiting
+            .iter()
+            .filter_map(|job| job.written.as_ref())
+            .map(|written| written.sequence)
+            .max()
+        {
+            wait_applied(shared, last);
         }
-        let needs_sync = waiting.iter().any(|job| job.batch.is_some());
-        let synced = if needs_sync {
-            sync(shared, &mut files)
-        } else {
-            Ok(())
+        let synced = match (synced, shared.failure()) {
+            (Ok(()), Some(reason)) => Err(LogError::Unavailable(reason)),
+            (synced, _) => synced,
         };
         match synced {
-            Ok(()) => {
-                if needs_sync {
-                    let len = waiting
-                        .iter()
-                        .map(|job| job.len_after)
-                        .max()
-                        .unwrap_or_default();
-                    count(shared, &waiting, len);
-                    shared.publish_durable_len(len);
-                }
-                let answered: u64 = waiting.iter().map(|job| job.answers.len() as u64).sum();
-                shared
-                    .counters
-                    .appends_answered
-                    .fetch_add(answered, Ordering::Relaxed);
-                for (reply, outcome) in waiting.into_iter().flat_map(|job| job.answers) {
-                    // The caller may have gone away; the events are durable regardless.
-                    let _ = reply.send(outcome);
-                }
-            }
+            Ok(()) => answer(shared, waiting),
             Err(err) => {
-                tracing::error!(error = %err, "sync failed; the log stops accepting appends");
-                shared.fail(err.to_string());
+                if !matches!(err, LogError::Unavailable(_)) {
+                    tracing::error!(error = %err, "writing the records failed; the log stops accepting appends");
+                    shared.fail(err.to_string());
+                }
                 waiting
                     .into_iter()
                     .for_each(|job| refuse(job.answers, &err.to_string()));
             }
         }
+    }
+}
+
+/// Publishes what a successful sync made durable and answers its callers.
+fn answer(shared: &Shared, waiting: Vec<GroupJob>) {
+    if waiting.iter().any(|job| job.written.is_some()) {
+        let len = waiting
+            .iter()
+            .map(|job| job.len_after)
+            .max()
+            .unwrap_or_default();
+        count(shared, &waiting, len);
+        shared.publish_durable_len(len);
+    }
+    let answered: u64 = waiting.iter().map(|job| job.answers.len() as u64).sum();
+    shared
+        .counters
+        .appends_answered
+        .fetch_add(answered, Ordering::Relaxed);
+    for (reply, outcome) in waiting.into_iter().flat_map(|job| job.answers) {
+        // The caller may have gone away; the events are durable regardless.
+        let _ = reply.send(outcome);
     }
 }
 
@@ -231,13 +252,29 @@ fn count(shared: &Shared, synced: &[GroupJob], len_after: u64) {
     counters
         .appended_events
         .fetch_add(len_after.saturating_sub(before), Ordering::Relaxed);
-    let groups = synced.iter().filter(|job| job.batch.is_some()).count() as u64;
+    let groups = synced.iter().filter(|job| job.written.is_some()).count() as u64;
     counters.groups.fetch_add(groups, Ordering::Relaxed);
     counters.syncs.fetch_add(1, Ordering::Relaxed);
 }
 
-fn sync(shared: &Shared, files: &mut DurableFiles) -> Result<()> {
-    shared.db.flush()?;
-    files.sync()?;
+/// Writes the waiting groups to the records file with one write, then one
+/// `fdatasync`. The groups are contiguous: each starts where the last ends.
+fn sync(shared: &Shared, waiting: &[GroupJob]) -> Result<()> {
+    let written: Vec<&WrittenGroup> = waiting
+        .iter()
+        .filter_map(|job| job.written.as_ref())
+        .collect();
+    match written.as_slice() {
+        [] => {}
+        [only] => shared
+            .records
+            .write_durably(only.records_offset, &only.bytes)?,
+        [first, ..] => {
+            let bytes = written.iter().flat_map(|group| group.bytes.iter().copied());
+            shared
+                .records
+                .write_durably(first.records_offset, &bytes.collect::<Vec<u8>>())?;
+        }
+    }
     Ok(())
 }

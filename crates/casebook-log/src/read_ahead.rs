@@ -183,7 +183,7 @@ fn check_run(
         }
         good = index + 1;
     }
-    let run = (good > records.start).then(|| CheckedRun {
+    let run = (good > records.start).then_some(CheckedRun {
         block,
         records: records.start..good,
         first,

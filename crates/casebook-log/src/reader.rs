@@ -1,7 +1,7 @@
 //! Every read of the log: by position, by stream, by category or event
 //! type, the lazy whole-log walk, and `verify`.
 //!
-//! A [`Reader`] is a view of the tree bounded by the durable length at the
+//! A [`Reader`] is a view of the index tree and the records file bounded by the durable length at the
 //! moment it was made: it never returns a record the writer has applied but
 //! not yet synced. Every record it returns has been re-checked against its
 //! hash, and every run of records against the chain (each record's
@@ -15,13 +15,17 @@ use crate::read_ahead::{ReadAhead, READ_AHEAD_MIN_EVENTS};
 use crate::record::{
     check_stored, decode_checked, decode_stored, Hash, Position, RecordedEvent, GENESIS_HASH,
 };
+use crate::records::RecordsFile;
 use crate::staging::read_stream_head;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// The log as far as it is durable.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reader<'a> {
     pub tree: &'a sled::Tree,
+    /// Where the records themselves are.
+    pub records: &'a Arc<RecordsFile>,
     /// Records at positions `0..len` are durable; nothing past is read.
     pub len: u64,
 }
@@ -33,10 +37,10 @@ fn corrupt(position: Position, reason: impl Into<String>) -> LogError {
     }
 }
 
-/// One record block as read from the tree.
+/// One record block as read from the records file.
 #[derive(Clone)]
 pub(crate) struct Block {
-    value: sled::IVec,
+    value: Arc<[u8]>,
     /// Byte ranges of the stored records inside `value`.
     spans: Vec<Range<usize>>,
     /// The block's key: the position of its last record.
@@ -44,8 +48,15 @@ pub(crate) struct Block {
 }
 
 impl Block {
-    fn parse(key: &[u8], value: sled::IVec) -> Result<Block> {
+    /// Reads the block that the index entry `key` → `location` points to.
+    fn read(records: &RecordsFile, key: &[u8], location: &[u8]) -> Result<Block> {
         let last = block_key_position(key)?;
+        let (offset, len) = keys::parse_block_location(location)
+            .ok_or_else(|| corrupt(last, "record block location is malformed"))?;
+        let value: Arc<[u8]> = records
+            .read_at(offset, len)
+            .map_err(|err| corrupt(last, format!("record block cannot be read: {err}")))?
+            .into();
         let spans = keys::record_block_spans(&value)
             .ok_or_else(|| corrupt(last, "record block framing is broken"))?;
         Ok(Block { value, spans, last })
@@ -101,7 +112,7 @@ impl<'a> Reader<'a> {
             return Err(corrupt(position, "record is missing below the head"));
         };
         let (key, value) = item?;
-        Block::parse(&key, value).map(Some)
+        Block::read(self.records, &key, &value).map(Some)
     }
 
     /// One durable record, checked against its hash.
@@ -162,7 +173,7 @@ impl<'a> Reader<'a> {
             .rev()
             .map(|item| {
                 item.map_err(LogError::from)
-                    .and_then(|(key, value)| Block::parse(&key, value))
+                    .and_then(|(key, value)| Block::read(self.records, &key, &value))
             });
         for block in holding.into_iter().map(Ok).chain(earlier) {
             let block = block?;
@@ -191,7 +202,7 @@ impl<'a> Reader<'a> {
             None
         };
         Ok(AllIter {
-            source: Source::new(self.tree, from, end),
+            source: Source::new(self.tree, self.records, from, end),
             previous_hash,
         })
     }
@@ -398,7 +409,7 @@ impl<'a> Reader<'a> {
             return Ok(report);
         }
         let mut previous_hash = self.hash_before(start)?;
-        let mut raw = RawWalk::new(self.tree, start, end);
+        let mut raw = RawWalk::new(self.tree, self.records, start, end);
         while let Some(item) = raw.next_raw() {
             let (position, stored) = item?;
             let header = check_stored(position, stored)?;
@@ -470,6 +481,7 @@ impl<'a> ChunkCache<'a> {
 /// is missing; callers check hashes.
 pub(crate) struct RawWalk {
     blocks: sled::Iter,
+    records: Arc<RecordsFile>,
     current: Option<Block>,
     index: usize,
     next_position: Position,
@@ -477,7 +489,7 @@ pub(crate) struct RawWalk {
 }
 
 impl RawWalk {
-    fn new(tree: &sled::Tree, from: Position, end: Position) -> Self {
+    fn new(tree: &sled::Tree, records: &Arc<RecordsFile>, from: Position, end: Position) -> Self {
         // No upper bound: the block holding `end - 1` may be keyed past
         // `end`; the walk stops by position instead.
         let blocks = if from < end {
@@ -487,6 +499,7 @@ impl RawWalk {
         };
         RawWalk {
             blocks,
+            records: Arc::clone(records),
             current: None,
             index: 0,
             next_position: from,
@@ -556,7 +569,7 @@ impl RawWalk {
             Some(item) => item?,
             None => return Err(corrupt(position, "record is missing")),
         };
-        let block = Block::parse(&key, value)?;
+        let block = Block::read(&self.records, &key, &value)?;
         // A walk that starts inside a block finds its place from the first
         // record; after that each block must start right where the last ended
         // (the records' own positions are checked as they are read).
@@ -586,13 +599,13 @@ enum Source {
 }
 
 impl Source {
-    fn new(tree: &sled::Tree, from: Position, end: Position) -> Source {
+    fn new(tree: &sled::Tree, records: &Arc<RecordsFile>, from: Position, end: Position) -> Source {
         if end.saturating_sub(from) >= READ_AHEAD_MIN_EVENTS {
-            if let Some(ahead) = ReadAhead::start(RawWalk::new(tree, from, end)) {
+            if let Some(ahead) = ReadAhead::start(RawWalk::new(tree, records, from, end)) {
                 return Source::Ahead(ahead);
             }
         }
-        Source::Inline(Box::new(RawWalk::new(tree, from, end)))
+        Source::Inline(Box::new(RawWalk::new(tree, records, from, end)))
     }
 
     fn next_position(&self) -> Position {
@@ -634,9 +647,9 @@ impl std::fmt::Debug for AllIter {
 }
 
 impl AllIter {
-    pub(crate) fn empty(tree: &sled::Tree) -> AllIter {
+    pub(crate) fn empty(tree: &sled::Tree, records: &Arc<RecordsFile>) -> AllIter {
         AllIter {
-            source: Source::Inline(Box::new(RawWalk::new(tree, 0, 0))),
+            source: Source::Inline(Box::new(RawWalk::new(tree, records, 0, 0))),
             previous_hash: None,
         }
     }

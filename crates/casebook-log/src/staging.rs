@@ -1,15 +1,18 @@
-//! One group commit's decisions, turned into one sled batch.
+//! One group commit's decisions, turned into the group's bytes for the
+//! records file and one sled batch of index entries.
 //!
 //! The writer decides each append of a group in turn against the log as it
 //! stands *plus* what the group has staged so far (stream heads and event
 //! ids live in overlays here), so two appends in one group see each other.
-//! A refused append stages nothing. `finish` adds the per-group keys (record
-//! blocks, stream heads, index blocks, the log head) and hands back the batch.
+//! A refused append stages nothing. `finish` adds the per-group keys (where
+//! each record block lies in the records file, stream heads, index blocks,
+//! the log head) and hands back the group's bytes and the batch.
 
 use crate::error::{LogError, Result};
 use crate::keys::{self, HeadEntry, IdEntry, StreamHead};
 use crate::known::Known;
 use crate::record::{category_of, seal, NewEvent, Position, PreparedEvent, RecordedEvent};
+use crate::records;
 use crate::writer::{AppendOutcome, AppendStatus, EventPlace, PreparedPart, WriterState};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -74,6 +77,18 @@ impl Pending {
     }
 }
 
+/// A decided group: see [`Staging::finish`].
+pub(crate) struct FinishedGroup {
+    /// The group as it goes into the records file.
+    pub bytes: Vec<u8>,
+    /// Its index entries, for sled.
+    pub batch: sled::Batch,
+    /// The writer's state once the group is in the log.
+    pub state: WriterState,
+    /// What the group changes, for the groups decided after it.
+    pub overlay: PendingGroup,
+}
+
 /// One group's decisions so far: the sled batch and what it changes.
 pub(crate) struct Staging<'a> {
     tree: &'a sled::Tree,
@@ -99,6 +114,8 @@ pub(crate) struct Staging<'a> {
     open_block_records: usize,
     open_block_last: Position,
     staged_events: usize,
+    /// The group as it goes into the records file: header, then blocks.
+    group_bytes: Vec<u8>,
 }
 
 impl<'a> Staging<'a> {
@@ -110,6 +127,8 @@ impl<'a> Staging<'a> {
         recorded_at: DateTime<Utc>,
     ) -> Self {
         state.last_recorded_micros = recorded_at.timestamp_micros();
+        let mut group_bytes = Vec::new();
+        records::begin_group(&mut group_bytes);
         Staging {
             tree,
             pending,
@@ -125,6 +144,7 @@ impl<'a> Staging<'a> {
             open_block_records: 0,
             open_block_last: 0,
             staged_events: 0,
+            group_bytes,
         }
     }
 
@@ -137,10 +157,13 @@ impl<'a> Staging<'a> {
         self.staged_events > 0
     }
 
-    /// The batch to apply, the writer state once it is applied, and what
-    /// the group changes (for the groups decided before sled holds it).
-    pub(crate) fn finish(mut self, sequence: u64) -> (sled::Batch, WriterState, PendingGroup) {
+    /// The group's bytes for the records file, the index batch to apply,
+    /// the writer state once it is durable, and what the group changes (for
+    /// the groups decided before sled holds it).
+    pub(crate) fn finish(mut self, sequence: u64) -> FinishedGroup {
         self.close_block();
+        records::seal_group(&mut self.group_bytes);
+        self.state.records_end += self.group_bytes.len() as u64;
         let mut changed = HashMap::new();
         for stream in &self.changed_heads {
             if let Some(Some(head)) = self.heads.get(stream) {
@@ -169,7 +192,12 @@ impl<'a> Staging<'a> {
             ids: self.ids,
             heads: changed,
         };
-        (self.batch, self.state, overlay)
+        FinishedGroup {
+            bytes: self.group_bytes,
+            batch: self.batch,
+            state: self.state,
+            overlay,
+        }
     }
 
     /// Stages a record exactly as it was exported (restore): it must be the
@@ -412,14 +440,18 @@ impl<'a> Staging<'a> {
         }
     }
 
-    /// Writes the open block under the position of its last record.
+    /// Adds the open block to the group's bytes and indexes it under the
+    /// position of its last record.
     fn close_block(&mut self) {
         if self.open_block_records == 0 {
             return;
         }
-        let block = std::mem::take(&mut self.open_block);
+        let offset = self.state.records_end + self.group_bytes.len() as u64;
+        let location = keys::block_location(offset, self.open_block.len());
+        self.group_bytes.extend_from_slice(&self.open_block);
+        self.open_block.clear();
         self.batch
-            .insert(&keys::record_block(self.open_block_last)[..], block);
+            .insert(&keys::record_block(self.open_block_last)[..], &location[..]);
         self.open_block_records = 0;
     }
 }

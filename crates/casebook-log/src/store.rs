@@ -6,7 +6,6 @@
 //! of every record they return.
 
 use crate::check;
-use crate::durability::DurableFiles;
 use crate::error::{LogError, Result};
 use crate::event_store::{Direction, EventStore, VerifyReport};
 use crate::keys;
@@ -15,7 +14,9 @@ use crate::reader::{AllIter, Reader};
 use crate::record::{
     validate_stream_name, Position, PreparedEvent, RecordedEvent, StreamAppend, GENESIS_HASH,
 };
-use crate::staging::{Pending, Staging};
+use crate::records::RecordsFile;
+use crate::recovery::{self, Recovered};
+use crate::staging::{FinishedGroup, Pending, Staging};
 use crate::writer::{self, AppendOutcome, AppendRequest, PreparedPart, WriterState};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -92,7 +93,10 @@ pub(crate) struct Counters {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub db: sled::Db,
+    /// The indexes ([`crate::keys`]).
     pub tree: sled::Tree,
+    /// The records ([`crate::records`]).
+    pub records: Arc<RecordsFile>,
     /// Number of durable events; readers never look at positions past it.
     durable_len: AtomicU64,
     /// The same number, for those who wait for it to grow.
@@ -165,6 +169,11 @@ impl Drop for Inner {
                 tracing::error!("log writer thread panicked");
             }
         }
+        // The records are durable already; writing the indexes out now
+        // spares the next open from indexing them again.
+        if let Err(err) = self.shared.db.flush() {
+            tracing::warn!(error = %err, "writing the log's indexes out on close failed");
+        }
     }
 }
 
@@ -208,19 +217,15 @@ impl SledLog {
             .mode(sled::Mode::HighThroughput);
         let db = open_when_released(&config)?;
         let tree = db.open_tree(b"log")?;
+        let records = Arc::new(RecordsFile::open(&path)?);
+        let Recovered { state, known } = recovery::recover(&tree, &records)?;
+        check::check_tail(&tree, &records)?;
         db.flush()?;
-        let files = DurableFiles::open(&path)?;
-        let head = check::check_tail(&tree)?;
-        let state = WriterState {
-            next_position: head.map_or(0, |head| head.position + 1),
-            last_hash: head.map_or(GENESIS_HASH, |head| head.hash),
-            last_recorded_micros: head.map_or(i64::MIN, |head| head.recorded_at_micros),
-        };
-        let known = Known::load(&tree, state.next_position)?;
         let (durable_len_watch, _) = watch::channel(state.next_position);
         let shared = Arc::new(Shared {
             db,
             tree,
+            records,
             durable_len: AtomicU64::new(state.next_position),
             durable_len_watch,
             applied_sequence: AtomicU64::new(0),
@@ -232,14 +237,7 @@ impl SledLog {
         let writer = std::thread::Builder::new()
             .name("casebook-log-writer".into())
             .spawn(move || {
-                writer::run(
-                    writer_shared,
-                    files,
-                    options.durability,
-                    state,
-                    known,
-                    receiver,
-                );
+                writer::run(writer_shared, options.durability, state, known, receiver);
             })?;
         tracing::info!(path = %path.display(), events = state.next_position, "event log opened");
         Ok(SledLog {
@@ -353,6 +351,7 @@ impl SledLog {
     fn reader(&self) -> Reader<'_> {
         Reader {
             tree: &self.shared().tree,
+            records: &self.shared().records,
             len: self.len(),
         }
     }
@@ -375,7 +374,7 @@ impl SledLog {
             // first item is the error naming it.
             Err(_) => reader
                 .walk(from.saturating_sub(1), end)
-                .unwrap_or_else(|_| AllIter::empty(reader.tree)),
+                .unwrap_or_else(|_| AllIter::empty(reader.tree, reader.records)),
         }
     }
 
@@ -401,18 +400,22 @@ fn restore_into(
     dir: &Path,
     records: impl IntoIterator<Item = Result<RecordedEvent>>,
 ) -> Result<u64> {
+    std::fs::create_dir_all(dir)?;
     let db = sled::Config::new()
         .path(dir)
         .flush_every_ms(None)
         .mode(sled::Mode::HighThroughput)
         .open()?;
     let tree = db.open_tree(b"log")?;
+    tree.insert(keys::META_FORMAT, &[keys::FORMAT])?;
+    let file = RecordsFile::open(dir)?;
     let pending = Pending::default();
     let mut known = Known::empty();
     let mut state = WriterState {
         next_position: 0,
         last_hash: GENESIS_HASH,
         last_recorded_micros: 0,
+        records_end: 0,
     };
     let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
     let mut staging = Staging::new(&tree, &pending, &known, state, epoch);
@@ -421,23 +424,33 @@ fn restore_into(
         staging.restore(record?)?;
         staged += 1;
         if staged == RESTORE_BATCH_EVENTS {
-            let (batch, new_state, restored) = staging.finish(0);
-            tree.apply_batch(batch)?;
-            known.remember(&restored);
-            state = new_state;
+            let finished = staging.finish(0);
+            state = write_restored(&tree, &file, &mut known, state, finished)?;
             staging = Staging::new(&tree, &pending, &known, state, epoch);
             staging.keep_recorded_micros(state.last_recorded_micros);
             staged = 0;
         }
     }
     if staged > 0 {
-        let (batch, new_state, _) = staging.finish(0);
-        tree.apply_batch(batch)?;
-        state = new_state;
+        let finished = staging.finish(0);
+        state = write_restored(&tree, &file, &mut known, state, finished)?;
     }
     db.flush()?;
-    DurableFiles::open(dir)?.sync()?;
     Ok(state.next_position)
+}
+
+/// Writes one restored group: its records durably, then its index entries.
+fn write_restored(
+    tree: &sled::Tree,
+    file: &RecordsFile,
+    known: &mut Known,
+    state: WriterState,
+    finished: FinishedGroup,
+) -> Result<WriterState> {
+    file.write_durably(state.records_end, &finished.bytes)?;
+    tree.apply_batch(finished.batch)?;
+    known.remember(&finished.overlay);
+    Ok(finished.state)
 }
 
 fn check_read_name(name: &str) -> Result<()> {

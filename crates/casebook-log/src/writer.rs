@@ -2,22 +2,23 @@
 //!
 //! Appends from any number of tasks arrive on a bounded channel. The writer
 //! takes whatever is waiting (up to [`GROUP_APPENDS_MAX`] appends), decides
-//! each one against the current stream heads and event ids, stages every
-//! accepted record with its index entries in one sled batch, applies it
-//! atomically, flushes, fsyncs ([`crate::durability`]) and only then answers
-//! every caller in the group and publishes the new durable head. A group is
-//! all or nothing on disk; a refused append inside it changes nothing.
+//! each one against the current stream heads and event ids, and stages every
+//! accepted record: the group's bytes for the records file and its index
+//! entries as one sled batch. The pipeline behind it ([`crate::pipeline`])
+//! writes the group to the records file and fsyncs it, applies the batch,
+//! and only then answers every caller in the group and publishes the new
+//! durable head. A group is all or nothing on disk; a refused append inside
+//! it changes nothing.
 //!
 //! Being the only writer is what makes positions gapless and in commit
 //! order: the writer hands them out, and readers never look past the durable
 //! head it publishes.
 
-use crate::durability::DurableFiles;
 use crate::error::{LogError, Result};
 use crate::known::Known;
-use crate::pipeline::{GroupJob, Pipeline};
+use crate::pipeline::{GroupJob, Pipeline, WrittenGroup};
 use crate::record::{truncate_to_micros, ExpectedRevision, Hash, Position, PreparedEvent};
-use crate::staging::{Pending, Staging};
+use crate::staging::{Pending, PendingGroup, Staging};
 use crate::store::{Durability, Shared};
 use chrono::{DateTime, TimeZone, Utc};
 use std::sync::Arc;
@@ -116,23 +117,26 @@ pub(crate) struct WriterState {
     pub last_hash: Hash,
     /// `recorded_at` of the last event; never goes backwards.
     pub last_recorded_micros: i64,
+    /// The length of the records file once every decided group is in it:
+    /// where the next group goes.
+    pub records_end: u64,
 }
 
 /// Runs the writer until every sender is gone.
 ///
 /// Three threads form a pipeline ([`crate::pipeline`]): this one decides
-/// group N+2 while the applier writes group N+1 into sled and the syncer
-/// flushes and fsyncs group N. Answers are sent by the syncer, in order,
-/// only after the sync that covers them.
+/// the next group while the syncer writes and fsyncs the groups before it
+/// into the records file and the applier writes their index entries into
+/// sled. Answers are sent by the syncer, in order, only after the sync that
+/// covers them and the apply that makes them readable.
 pub(crate) fn run(
     shared: Arc<Shared>,
-    files: DurableFiles,
     durability: Durability,
     mut state: WriterState,
     mut known: Known,
     mut requests: mpsc::Receiver<AppendRequest>,
 ) {
-    let Some(pipeline) = Pipeline::start(&shared, files, durability) else {
+    let Some(pipeline) = Pipeline::start(&shared, durability) else {
         refuse_all(&shared, &mut requests);
         return;
     };
@@ -145,12 +149,14 @@ pub(crate) fn run(
             continue;
         }
         pending.prune(shared.applied_sequence());
-        let job = decide_group(&shared, &pending, &known, &mut state, group, &mut sequence);
-        if let Some(overlay) = &job.overlay {
-            known.remember(overlay);
-            pending.push(overlay.clone());
-        }
-        if !pipeline.submit(job) {
+        let (job, index) =
+            decide_group(&shared, &pending, &known, &mut state, group, &mut sequence);
+        let batch = index.map(|(batch, overlay)| {
+            known.remember(&overlay);
+            pending.push(overlay);
+            batch
+        });
+        if !pipeline.submit(job, batch) {
             break;
         }
     }
@@ -193,7 +199,8 @@ fn collect_group(
 }
 
 /// Decides every append of a group against the log, the groups still in the
-/// pipeline and each other, and stages the accepted ones as one sled batch.
+/// pipeline and each other. Returns the job for the pipeline and, if the
+/// group accepted anything, its index batch and what it changes.
 fn decide_group(
     shared: &Shared,
     pending: &Pending,
@@ -201,7 +208,7 @@ fn decide_group(
     state: &mut WriterState,
     group: Vec<AppendRequest>,
     sequence: &mut u64,
-) -> GroupJob {
+) -> (GroupJob, Option<(sled::Batch, PendingGroup)>) {
     let recorded_at = next_recorded_at(state.last_recorded_micros);
     let mut staging = Staging::new(&shared.tree, pending, known, *state, recorded_at);
     let mut answers = Vec::with_capacity(group.len());
@@ -210,22 +217,27 @@ fn decide_group(
         answers.push((request.reply, outcome));
     }
     if !staging.has_staged() {
-        return GroupJob {
-            batch: None,
-            overlay: None,
+        let job = GroupJob {
+            written: None,
             answers,
             len_after: state.next_position,
         };
+        return (job, None);
     }
     *sequence += 1;
-    let (batch, new_state, overlay) = staging.finish(*sequence);
-    *state = new_state;
-    GroupJob {
-        batch: Some(batch),
-        overlay: Some(overlay),
+    let records_offset = state.records_end;
+    let finished = staging.finish(*sequence);
+    *state = finished.state;
+    let job = GroupJob {
+        written: Some(WrittenGroup {
+            sequence: *sequence,
+            records_offset,
+            bytes: finished.bytes,
+        }),
         answers,
         len_after: state.next_position,
-    }
+    };
+    (job, Some((finished.batch, finished.overlay)))
 }
 
 /// Server time for a group: now, but never earlier than the last group's.

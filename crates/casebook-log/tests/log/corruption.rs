@@ -37,12 +37,36 @@ fn block_key(last_position: u64) -> Vec<u8> {
     key
 }
 
-/// The records of the block holding `position`: its key, and each record's
-/// position and stored bytes (as written: `[u32 length][record]...`).
-fn block_holding(tree: &sled::Tree, position: u64) -> (sled::IVec, Vec<(u64, Vec<u8>)>) {
-    let (key, value) = tree.range(block_key(position)..).next().unwrap().unwrap();
+/// The store as the tests change it: the index tree, and the records file
+/// the index points into.
+struct Store {
+    db: sled::Db,
+    tree: sled::Tree,
+    records: std::fs::File,
+}
+
+/// A record block: its key, where it lies in the records file, and each
+/// record's position and stored bytes (as written: `[u32 length][record]...`).
+struct Block {
+    key: sled::IVec,
+    offset: u64,
+    records: Vec<(u64, Vec<u8>)>,
+}
+
+fn block_holding(store: &Store, position: u64) -> Block {
+    use std::os::unix::fs::FileExt;
+    let (key, location) = store
+        .tree
+        .range(block_key(position)..)
+        .next()
+        .unwrap()
+        .unwrap();
+    let offset = u64::from_be_bytes(location[..8].try_into().unwrap());
+    let len = u32::from_be_bytes(location[8..12].try_into().unwrap()) as usize;
+    let mut bytes = vec![0; len];
+    store.records.read_exact_at(&mut bytes, offset).unwrap();
     let mut records = Vec::new();
-    let mut rest = &value[..];
+    let mut rest = &bytes[..];
     while !rest.is_empty() {
         let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
         let record = rest[4..4 + len].to_vec();
@@ -50,44 +74,62 @@ fn block_holding(tree: &sled::Tree, position: u64) -> (sled::IVec, Vec<(u64, Vec
         records.push((at, record));
         rest = &rest[4 + len..];
     }
-    (key, records)
+    Block {
+        key,
+        offset,
+        records,
+    }
 }
 
-/// Rewrites the block holding `position` after `change` edits its records.
-fn edit_block(tree: &sled::Tree, position: u64, change: impl FnOnce(&mut Vec<(u64, Vec<u8>)>)) {
-    let (key, mut records) = block_holding(tree, position);
-    change(&mut records);
-    let mut block = Vec::new();
-    for (_, record) in records {
-        block.extend_from_slice(&(record.len() as u32).to_be_bytes());
-        block.extend_from_slice(&record);
+/// Rewrites the block holding `position` in place after `change` edits its
+/// records, and points its index entry at the new length.
+fn edit_block(store: &Store, position: u64, change: impl FnOnce(&mut Vec<(u64, Vec<u8>)>)) {
+    use std::os::unix::fs::FileExt;
+    let mut block = block_holding(store, position);
+    change(&mut block.records);
+    let mut bytes = Vec::new();
+    for (_, record) in block.records {
+        bytes.extend_from_slice(&(record.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(&record);
     }
-    tree.insert(key, block).unwrap();
+    store.records.write_all_at(&bytes, block.offset).unwrap();
+    let mut location = block.offset.to_be_bytes().to_vec();
+    location.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    store.tree.insert(block.key, location).unwrap();
 }
 
 fn index_of(records: &[(u64, Vec<u8>)], position: u64) -> usize {
     records.iter().position(|(at, _)| *at == position).unwrap()
 }
 
-/// Opens the store with plain sled and changes it.
-fn tamper(dir: &Path, change: impl FnOnce(&sled::Tree)) {
+/// Opens the store with plain sled and the plain file, and changes it.
+fn tamper(dir: &Path, change: impl FnOnce(&Store)) {
     let db = sled::open(dir).unwrap();
-    let tree = db.open_tree(b"log").unwrap();
-    change(&tree);
-    db.flush().unwrap();
+    let store = Store {
+        tree: db.open_tree(b"log").unwrap(),
+        records: std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.join("records"))
+            .unwrap(),
+        db,
+    };
+    change(&store);
+    store.db.flush().unwrap();
+    store.records.sync_all().unwrap();
 }
 
-fn flip_byte(tree: &sled::Tree, position: u64, byte: usize) {
-    edit_block(tree, position, |records| {
+fn flip_byte(store: &Store, position: u64, byte: usize) {
+    edit_block(store, position, |records| {
         let index = index_of(records, position);
         records[index].1[byte] ^= 0x20;
     });
 }
 
-/// Removes the whole block holding `position`.
-fn remove_block(tree: &sled::Tree, position: u64) {
-    let (key, _) = block_holding(tree, position);
-    tree.remove(key).unwrap();
+/// Removes the index entry of the whole block holding `position`.
+fn remove_block(store: &Store, position: u64) {
+    let block = block_holding(store, position);
+    store.tree.remove(block.key).unwrap();
 }
 
 fn corrupt_position(err: LogError) -> u64 {
@@ -98,7 +140,7 @@ fn corrupt_position(err: LogError) -> u64 {
 }
 
 /// A damaged copy of a fresh log; the original is kept beside it.
-async fn damaged_copy(change: impl FnOnce(&sled::Tree)) -> (tempfile::TempDir, std::path::PathBuf) {
+async fn damaged_copy(change: impl FnOnce(&Store)) -> (tempfile::TempDir, std::path::PathBuf) {
     let root = tempfile::tempdir().unwrap();
     let original = root.path().join("original");
     build_log(&original).await;
@@ -118,7 +160,7 @@ async fn damaged_copy(change: impl FnOnce(&sled::Tree)) -> (tempfile::TempDir, s
 
 #[tokio::test]
 async fn a_changed_byte_is_named_by_verify_and_every_read_of_it_fails() {
-    let (_root, copy) = damaged_copy(|tree| flip_byte(tree, 100, 120)).await;
+    let (_root, copy) = damaged_copy(|store| flip_byte(store, 100, 120)).await;
     let log = SledLog::open(&copy).unwrap();
     assert_eq!(
         corrupt_position(log.verify_range(None, None).unwrap_err()),
@@ -155,8 +197,8 @@ async fn a_changed_byte_is_named_by_verify_and_every_read_of_it_fails() {
 
 #[tokio::test]
 async fn a_removed_record_is_named_by_verify() {
-    let (_root, copy) = damaged_copy(|tree| {
-        edit_block(tree, 200, |records| {
+    let (_root, copy) = damaged_copy(|store| {
+        edit_block(store, 200, |records| {
             let index = index_of(records, 200);
             records.remove(index);
         });
@@ -172,8 +214,8 @@ async fn a_removed_record_is_named_by_verify() {
 
 #[tokio::test]
 async fn a_swapped_pair_of_records_is_named_by_verify() {
-    let (_root, copy) = damaged_copy(|tree| {
-        edit_block(tree, 300, |records| {
+    let (_root, copy) = damaged_copy(|store| {
+        edit_block(store, 300, |records| {
             let index = index_of(records, 300);
             records.swap(index, index + 1);
         });
@@ -188,19 +230,19 @@ async fn a_swapped_pair_of_records_is_named_by_verify() {
 
 #[tokio::test]
 async fn damage_at_the_tail_stops_start_up() {
-    let (_root, copy) = damaged_copy(|tree| flip_byte(tree, EVENTS - 3, 40)).await;
+    let (_root, copy) = damaged_copy(|store| flip_byte(store, EVENTS - 3, 40)).await;
     let err = SledLog::open(&copy).unwrap_err();
     assert_eq!(corrupt_position(err), EVENTS - 3);
 }
 
 #[tokio::test]
 async fn a_missing_index_entry_at_the_tail_stops_start_up() {
-    let (_root, copy) = damaged_copy(|tree| {
-        let (_, records) = block_holding(tree, EVENTS - 1);
-        let last = &records.last().unwrap().1;
+    let (_root, copy) = damaged_copy(|store| {
+        let block = block_holding(store, EVENTS - 1);
+        let last = &block.records.last().unwrap().1;
         let mut id_key = vec![b'I'];
         id_key.extend_from_slice(&last[17..33]);
-        tree.remove(id_key).unwrap();
+        store.tree.remove(id_key).unwrap();
     })
     .await;
     let err = SledLog::open(&copy).unwrap_err();
@@ -212,7 +254,7 @@ async fn a_missing_index_entry_at_the_tail_stops_start_up() {
 
 #[tokio::test]
 async fn a_removed_block_is_named_by_verify() {
-    let (_root, copy) = damaged_copy(|tree| remove_block(tree, 500)).await;
+    let (_root, copy) = damaged_copy(|store| remove_block(store, 500)).await;
     let log = SledLog::open(&copy).unwrap();
     let err = log.verify_range(None, None).unwrap_err();
     let position = corrupt_position(err);
@@ -234,7 +276,7 @@ fn walk_from(log: &SledLog, from: u64) -> Vec<Result<u64, u64>> {
 #[tokio::test]
 async fn a_long_walk_checked_ahead_serves_every_record_before_the_bad_one_then_names_it() {
     // A walk of 5,000 events has its hashes checked on a read-ahead thread.
-    let (_root, copy) = damaged_copy(|tree| flip_byte(tree, 800, 120)).await;
+    let (_root, copy) = damaged_copy(|store| flip_byte(store, 800, 120)).await;
     let log = SledLog::open(&copy).unwrap();
     let expected: Vec<Result<u64, u64>> = (0..800).map(Ok).chain([Err(800)]).collect();
     assert_eq!(walk_from(&log, 0), expected);
@@ -243,7 +285,7 @@ async fn a_long_walk_checked_ahead_serves_every_record_before_the_bad_one_then_n
 
 #[tokio::test]
 async fn a_long_walk_over_a_removed_block_names_the_first_missing_record() {
-    let (_root, copy) = damaged_copy(|tree| remove_block(tree, 600)).await;
+    let (_root, copy) = damaged_copy(|store| remove_block(store, 600)).await;
     let log = SledLog::open(&copy).unwrap();
     let long = walk_from(&log, 0);
     let missing = match long.last() {

@@ -7,6 +7,7 @@ mod corruption;
 mod crash;
 mod fsync;
 mod model;
+mod recovery;
 mod restore;
 mod walk;
 

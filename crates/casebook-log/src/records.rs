@@ -1,0 +1,169 @@
+//! The records file: every record of the log, in commit order, and the
+//! only thing an acknowledgement waits for.
+//!
+//! Each group commit appends one *group* to `<dir>/records`: an 8-byte
+//! header (the body's length, a big-endian `u64`) and the body, the group's
+//! record blocks back to back, each record framed as `[u32 length][record]`
+//! (the stored bytes of [`crate::record`]). The syncer writes every group
+//! decided since its last round with one `pwrite` at the file's end and makes
+//! it durable with one `fdatasync`; only then are the group's appends
+//! answered.
+//!
+//! sled holds the indexes only (stream heads and chunks, event ids,
+//! categories, event types, and where each record block lies in this file).
+//! They are derived from this file and written without waiting for the
+//! disk: when the log opens, every group past the last one sled holds is
+//! read back, checked and indexed again ([`crate::recovery`]).
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+/// The file's name inside the log's directory.
+pub(crate) const FILE_NAME: &str = "records";
+
+/// Bytes of a group's header: its body's length.
+pub(crate) const GROUP_HEADER_BYTES: u64 = 8;
+
+/// Most bytes one group's body may claim: far above what a group writes
+/// (16,384 events of at most a few hundred kilobytes each would not reach
+/// it), so a larger claim can only be damage.
+const GROUP_BODY_BYTES_MAX: u64 = 1 << 36;
+
+/// The open records file.
+#[derive(Debug)]
+pub(crate) struct RecordsFile {
+    file: File,
+}
+
+/// What lies at an offset of the file.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum GroupRead {
+    /// A whole group's body.
+    Whole(Vec<u8>),
+    /// The file ends here, or inside a group a crash cut short (a header of
+    /// zeros counts as an end: a crash may leave a zero-filled tail).
+    End,
+}
+
+impl RecordsFile {
+    /// Opens (or creates) the records file in `dir`, making a new file's
+    /// directory entry durable.
+    pub(crate) fn open(dir: &Path) -> io::Result<RecordsFile> {
+        let path = dir.join(FILE_NAME);
+        let existed = path.exists();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        if !existed {
+            file.sync_all()?;
+            crate::durability::sync_dir(dir)?;
+        }
+        Ok(RecordsFile { file })
+    }
+
+    /// The file's length in bytes.
+    pub(crate) fn len(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    /// `len` bytes from `offset`; an error if the file is shorter.
+    pub(crate) fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut bytes = vec![0; len];
+        self.file.read_exact_at(&mut bytes, offset)?;
+        Ok(bytes)
+    }
+
+    /// Writes `bytes` at `offset` (the end of what is durable) and waits
+    /// until they are on stable storage.
+    pub(crate) fn write_durably(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all_at(bytes, offset)?;
+        self.file.sync_data()
+    }
+
+    /// Cuts the file to `len` bytes, durably: what a crash left past the
+    /// last whole group was never acknowledged.
+    pub(crate) fn truncate(&self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)?;
+        self.file.sync_all()
+    }
+
+    /// The group whose header starts at `offset`, if the file holds all of it.
+    pub(crate) fn group_at(&self, offset: u64, file_len: u64) -> io::Result<GroupRead> {
+        let body_start = offset + GROUP_HEADER_BYTES;
+        if body_start > file_len {
+            return Ok(GroupRead::End);
+        }
+        let header = self.read_at(offset, GROUP_HEADER_BYTES as usize)?;
+        let body_len = u64::from_be_bytes(header.try_into().unwrap_or_default());
+        if body_len == 0 || body_len > GROUP_BODY_BYTES_MAX || body_start + body_len > file_len {
+            return Ok(GroupRead::End);
+        }
+        let body_len = usize::try_from(body_len).map_err(io::Error::other)?;
+        Ok(GroupRead::Whole(self.read_at(body_start, body_len)?))
+    }
+}
+
+/// Starts a group: the header, to be filled in by [`seal_group`].
+pub(crate) fn begin_group(bytes: &mut Vec<u8>) {
+    bytes.extend_from_slice(&[0; GROUP_HEADER_BYTES as usize]);
+}
+
+/// Writes the body's length into the header [`begin_group`] left.
+pub(crate) fn seal_group(bytes: &mut [u8]) {
+    let body_len = bytes.len() as u64 - GROUP_HEADER_BYTES;
+    bytes[..GROUP_HEADER_BYTES as usize].copy_from_slice(&body_len.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(body: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        begin_group(&mut bytes);
+        bytes.extend_from_slice(body);
+        seal_group(&mut bytes);
+        bytes
+    }
+
+    #[test]
+    fn groups_read_back_whole_and_a_cut_one_reads_as_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = RecordsFile::open(dir.path()).unwrap();
+        let first = group(b"first body");
+        let second = group(b"the second body");
+        file.write_durably(0, &first).unwrap();
+        file.write_durably(first.len() as u64, &second[..12])
+            .unwrap();
+        let len = file.len().unwrap();
+        assert_eq!(
+            file.group_at(0, len).unwrap(),
+            GroupRead::Whole(b"first body".to_vec())
+        );
+        assert_eq!(
+            file.group_at(first.len() as u64, len).unwrap(),
+            GroupRead::End
+        );
+        file.write_durably(first.len() as u64, &second).unwrap();
+        assert_eq!(
+            file.group_at(first.len() as u64, file.len().unwrap())
+                .unwrap(),
+            GroupRead::Whole(b"the second body".to_vec())
+        );
+        file.truncate(first.len() as u64).unwrap();
+        assert_eq!(file.len().unwrap(), first.len() as u64);
+    }
+
+    #[test]
+    fn a_zero_filled_tail_reads_as_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = RecordsFile::open(dir.path()).unwrap();
+        file.write_durably(0, &[0; 64]).unwrap();
+        assert_eq!(file.group_at(0, 64).unwrap(), GroupRead::End);
+    }
+}

@@ -1,0 +1,160 @@
+//! Bringing the indexes up to the records file when the log opens.
+//!
+//! Appends are acknowledged once their group is durable in the records file
+//! ([`crate::records`]); sled's indexes are written behind it and never
+//! waited for, so after a crash sled may hold fewer groups than the file.
+//! Opening reads every whole group past the last one sled indexes, checks
+//! each record exactly as a restore does (next position, chain, stream
+//! revision, new id, hash) and that re-staging it gives back the very same
+//! bytes, and indexes it again. What a crash left past the last whole group
+//! (a write cut short, never acknowledged) is cut off.
+//!
+//! sled may also hold *more* than the file, after a power cut in which
+//! sled's own writes reached the disk and the last group's did not (nothing
+//! of that group was acknowledged). Then the index is rebuilt from the
+//! records file from scratch. A whole group that does not check out is
+//! damage, not a crash, and stops start-up with a `Corrupt` error.
+
+use crate::error::{LogError, Result};
+use crate::keys::{self, HeadEntry};
+use crate::known::Known;
+use crate::record::{decode_stored, GENESIS_HASH};
+use crate::records::{GroupRead, RecordsFile, GROUP_HEADER_BYTES};
+use crate::staging::{Pending, Staging};
+use crate::writer::WriterState;
+
+/// The writer's starting point once the indexes hold every whole group.
+pub(crate) struct Recovered {
+    pub state: WriterState,
+    pub known: Known,
+}
+
+fn corrupt(position: u64, reason: impl Into<String>) -> LogError {
+    LogError::Corrupt {
+        position,
+        reason: reason.into(),
+    }
+}
+
+/// Indexes every whole group of the records file that sled lacks, and cuts
+/// off a torn tail.
+pub(crate) fn recover(tree: &sled::Tree, records: &RecordsFile) -> Result<Recovered> {
+    check_format(tree)?;
+    let file_len = records.len()?;
+    let (mut state, mut known) = match indexed_state(tree)? {
+        Some(state) if state.records_end <= file_len => {
+            let known = Known::load(tree, state.next_position)?;
+            (state, known)
+        }
+        Some(state) => {
+            tracing::warn!(
+                indexed_events = state.next_position,
+                "the index holds events the records file lacks (a power cut before their sync; \
+                 none was acknowledged): rebuilding the index from the records file"
+            );
+            tree.clear()?;
+            tree.insert(keys::META_FORMAT, &[keys::FORMAT])?;
+            (empty_state(), Known::empty())
+        }
+        None => (empty_state(), Known::empty()),
+    };
+    let indexed = state.next_position;
+    while let GroupRead::Whole(body) = records.group_at(state.records_end, file_len)? {
+        replay_group(tree, &mut state, &mut known, &body)?;
+    }
+    if state.next_position > indexed {
+        tracing::info!(
+            events = state.next_position - indexed,
+            "indexed the records the last run had not indexed"
+        );
+    }
+    if state.records_end < file_len {
+        tracing::warn!(
+            bytes = file_len - state.records_end,
+            "cutting off what a crash left past the last whole group (never acknowledged)"
+        );
+        records.truncate(state.records_end)?;
+    }
+    Ok(Recovered { state, known })
+}
+
+/// Refuses a tree in another layout; marks a new one with this layout.
+fn check_format(tree: &sled::Tree) -> Result<()> {
+    match tree.get(keys::META_FORMAT)? {
+        Some(format) if format.as_ref() == [keys::FORMAT] => Ok(()),
+        Some(format) => Err(LogError::Invalid(format!(
+            "this log is in layout {format:?}, which this casebook does not read (it reads layout {})",
+            keys::FORMAT
+        ))),
+        None if tree.get(keys::META_HEAD)?.is_some() => Err(LogError::Invalid(
+            "this log keeps its records inside sled (layout 1, before the records file): \
+             export it with the casebook that wrote it (`casebook export`) and import the export \
+             with this one (`casebook import`)"
+                .into(),
+        )),
+        None => {
+            tree.insert(keys::META_FORMAT, &[keys::FORMAT])?;
+            Ok(())
+        }
+    }
+}
+
+fn empty_state() -> WriterState {
+    WriterState {
+        next_position: 0,
+        last_hash: GENESIS_HASH,
+        last_recorded_micros: i64::MIN,
+        records_end: 0,
+    }
+}
+
+/// The writer state sled's indexes describe, if they hold any event: the
+/// head entry, and the end of the last record block it indexes.
+fn indexed_state(tree: &sled::Tree) -> Result<Option<WriterState>> {
+    let Some(value) = tree.get(keys::META_HEAD)? else {
+        return Ok(None);
+    };
+    let head: HeadEntry =
+        keys::parse_head_entry(&value).ok_or_else(|| corrupt(0, "the head entry is malformed"))?;
+    let location = tree
+        .get(keys::record_block(head.position))?
+        .and_then(|value| keys::parse_block_location(&value))
+        .ok_or_else(|| corrupt(head.position, "the last record block's entry is missing"))?;
+    Ok(Some(WriterState {
+        next_position: head.position + 1,
+        last_hash: head.hash,
+        last_recorded_micros: head.recorded_at_micros,
+        records_end: location.0 + location.1 as u64,
+    }))
+}
+
+/// Checks one whole group against the log so far and indexes it.
+fn replay_group(
+    tree: &sled::Tree,
+    state: &mut WriterState,
+    known: &mut Known,
+    body: &[u8],
+) -> Result<()> {
+    let first = state.next_position;
+    let spans = keys::record_block_spans(body)
+        .ok_or_else(|| corrupt(first, "a group in the records file is not framed records"))?;
+    let pending = Pending::default();
+    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    let mut staging = Staging::new(tree, &pending, known, *state, epoch);
+    staging.keep_recorded_micros(state.last_recorded_micros);
+    for (index, span) in spans.into_iter().enumerate() {
+        let position = first + index as u64;
+        staging.restore(decode_stored(position, &body[span])?)?;
+    }
+    let finished = staging.finish(0);
+    if finished.bytes.get(GROUP_HEADER_BYTES as usize..) != Some(body) {
+        return Err(corrupt(
+            first,
+            "a group in the records file differs from what its records stage to",
+        ));
+    }
+    tree.apply_batch(finished.batch)?;
+    known.remember(&finished.overlay);
+    *state = finished.state;
+    Ok(())
+}

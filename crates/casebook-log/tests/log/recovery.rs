@@ -1,0 +1,240 @@
+//! The records file is the log; sled's indexes are derived from it. These
+//! tests put the two out of step the ways a crash or a power cut can, and
+//! check what the log makes of it when it opens.
+
+use casebook_log::{
+    conformance::sample_event, AppendStatus, Direction, EventStore, ExpectedRevision, LogError,
+    NewEvent, SledLog,
+};
+use std::path::Path;
+
+/// Appends `appends` events, one per append, to two streams; returns them.
+async fn append_some(log: &SledLog, appends: usize, label: &str) -> Vec<NewEvent> {
+    let mut sent = Vec::new();
+    for i in 0..appends {
+        let event = sample_event(&format!("{label}{i}"));
+        sent.push(event.clone());
+        log.append(
+            &format!("concern-{}", i % 2),
+            ExpectedRevision::Any,
+            vec![event],
+        )
+        .await
+        .unwrap();
+    }
+    sent
+}
+
+/// Copies sled's files (everything but the records file) from `from` to `to`.
+fn copy_index(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == "records" {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_index(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Replaces the index in `dir` by the one saved in `saved`.
+fn put_back_index(saved: &Path, dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == "records" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::remove_dir_all(entry.path()).unwrap();
+        } else {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    copy_index(saved, dir);
+}
+
+fn records_len(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join("records")).unwrap().len()
+}
+
+/// A log of 40 events whose index was saved after the first 25.
+async fn log_with_lagging_index(root: &Path) -> (std::path::PathBuf, Vec<NewEvent>) {
+    let dir = root.join("log");
+    let saved = root.join("saved-index");
+    std::fs::create_dir_all(&saved).unwrap();
+    let log = SledLog::open(&dir).unwrap();
+    let mut sent = append_some(&log, 25, "early").await;
+    drop(log);
+    copy_index(&dir, &saved);
+    let log = SledLog::open(&dir).unwrap();
+    sent.extend(append_some(&log, 15, "late").await);
+    drop(log);
+    put_back_index(&saved, &dir);
+    (dir, sent)
+}
+
+#[tokio::test]
+async fn records_the_index_lacks_are_indexed_again_on_open() {
+    let root = tempfile::tempdir().unwrap();
+    let (dir, sent) = log_with_lagging_index(root.path()).await;
+    let log = SledLog::open(&dir).unwrap();
+    assert_eq!(log.len(), 40);
+    assert_eq!(log.verify_range(None, None).unwrap().events, 40);
+    // concern-0 has the 13 + 8 even appends, concern-1 the 12 + 7 odd ones.
+    assert_eq!(log.stream_revision("concern-1").await.unwrap(), Some(18));
+    let stream = log
+        .read_stream("concern-0", Direction::Forwards, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(stream.len(), 21);
+    let by_type = log
+        .read_event_type("sample.happened", Direction::Backwards, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(by_type.len(), 40);
+    // The ids of the re-indexed events are known: a retry is a repeat.
+    let retry = log
+        .append("concern-0", ExpectedRevision::Any, vec![sent[39].clone()])
+        .await
+        .unwrap();
+    assert_eq!(retry.status, AppendStatus::AlreadyAppended);
+    assert_eq!(retry.events[0].position, 39);
+    let next = log
+        .append(
+            "concern-1",
+            ExpectedRevision::Exact(18),
+            vec![sample_event("after")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.events[0].position, 40);
+    drop(log);
+    let reopened = SledLog::open(&dir).unwrap();
+    assert_eq!(reopened.verify_range(None, None).unwrap().events, 41);
+}
+
+#[tokio::test]
+async fn an_index_ahead_of_the_records_is_rebuilt_from_them() {
+    // A power cut after sled's writes reached the disk but before the last
+    // groups' records did: none of those was acknowledged.
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("log");
+    let log = SledLog::open(&dir).unwrap();
+    let sent = append_some(&log, 25, "kept").await;
+    drop(log);
+    let kept_len = records_len(&dir);
+    let log = SledLog::open(&dir).unwrap();
+    let lost = append_some(&log, 15, "lost").await;
+    drop(log);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("records"))
+        .unwrap()
+        .set_len(kept_len)
+        .unwrap();
+    let log = SledLog::open(&dir).unwrap();
+    assert_eq!(log.len(), 25);
+    assert_eq!(log.verify_range(None, None).unwrap().events, 25);
+    assert_eq!(log.stream_revision("concern-0").await.unwrap(), Some(12));
+    assert_eq!(
+        log.read_all(Direction::Backwards, None, 100)
+            .await
+            .unwrap()
+            .len(),
+        25
+    );
+    let repeat = log
+        .append("concern-0", ExpectedRevision::Any, vec![sent[0].clone()])
+        .await
+        .unwrap();
+    assert_eq!(repeat.status, AppendStatus::AlreadyAppended);
+    // A lost event's id is free again: its retry appends it anew.
+    let retry = log
+        .append(
+            "concern-1",
+            ExpectedRevision::Exact(11),
+            vec![lost[0].clone()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (retry.status, retry.events[0].position),
+        (AppendStatus::Appended, 25)
+    );
+}
+
+#[tokio::test]
+async fn a_torn_group_at_the_end_is_cut_off_and_never_seen() {
+    use std::io::Write;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("log");
+    let log = SledLog::open(&dir).unwrap();
+    append_some(&log, 10, "whole").await;
+    drop(log);
+    let whole_len = records_len(&dir);
+    // A group's header claiming 4,000 bytes, and only a few of them.
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("records"))
+        .unwrap();
+    file.write_all(&4000u64.to_be_bytes()).unwrap();
+    file.write_all(&[7; 100]).unwrap();
+    drop(file);
+    let log = SledLog::open(&dir).unwrap();
+    assert_eq!(log.len(), 10);
+    assert_eq!(records_len(&dir), whole_len, "the torn tail is cut off");
+    log.append(
+        "concern-5",
+        ExpectedRevision::NoStream,
+        vec![sample_event("x")],
+    )
+    .await
+    .unwrap();
+    drop(log);
+    let reopened = SledLog::open(&dir).unwrap();
+    assert_eq!(reopened.verify_range(None, None).unwrap().events, 11);
+}
+
+#[tokio::test]
+async fn a_damaged_whole_group_the_index_lacks_stops_start_up() {
+    use std::os::unix::fs::FileExt;
+    let root = tempfile::tempdir().unwrap();
+    let (dir, _) = log_with_lagging_index(root.path()).await;
+    // Change one byte of the last group (not indexed, and whole).
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join("records"))
+        .unwrap();
+    let at = records_len(&dir) - 70;
+    let mut byte = [0u8];
+    file.read_exact_at(&mut byte, at).unwrap();
+    file.write_all_at(&[byte[0] ^ 0x01], at).unwrap();
+    drop(file);
+    match SledLog::open(&dir) {
+        Err(LogError::Corrupt { position, .. }) => assert_eq!(position, 39),
+        other => panic!("expected a corruption error at 39, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_log_in_the_old_layout_is_refused_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree(b"log").unwrap();
+        tree.insert(b"Mhead", vec![0u8; 48]).unwrap();
+        db.flush().unwrap();
+    }
+    match SledLog::open(dir.path()) {
+        Err(LogError::Invalid(message)) => {
+            assert!(message.contains("casebook export"), "{message}")
+        }
+        other => panic!("expected the layout to be refused, got {other:?}"),
+    }
+}
