@@ -20,6 +20,15 @@ use crate::staging::read_stream_head;
 use std::ops::Range;
 use std::sync::Arc;
 
+/// What a walk first reads of the records file at once (one block at most
+/// is 64 KiB).
+const WALK_WINDOW_BYTES_FIRST: usize = 64 * 1024;
+/// The most a walk reads of the records file at once.
+const WALK_WINDOW_BYTES_MAX: usize = 1024 * 1024;
+/// Windows a walk keeps for reuse: enough that one is free again while the
+/// reader still holds blocks of the others.
+const WALK_SPARE_WINDOWS: usize = 4;
+
 /// The log as far as it is durable.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reader<'a> {
@@ -40,7 +49,7 @@ fn corrupt(position: Position, reason: impl Into<String>) -> LogError {
 /// One record block as read from the records file.
 #[derive(Clone)]
 pub(crate) struct Block {
-    value: Arc<[u8]>,
+    value: Arc<Vec<u8>>,
     /// Byte ranges of the stored records inside `value`.
     spans: Vec<Range<usize>>,
     /// The block's key: the position of its last record.
@@ -50,16 +59,27 @@ pub(crate) struct Block {
 impl Block {
     /// Reads the block that the index entry `key` → `location` points to.
     fn read(records: &RecordsFile, key: &[u8], location: &[u8]) -> Result<Block> {
-        let last = block_key_position(key)?;
-        let (offset, len) = keys::parse_block_location(location)
-            .ok_or_else(|| corrupt(last, "record block location is malformed"))?;
-        let value: Arc<[u8]> = records
+        let (last, offset, len) = locate(key, location)?;
+        let bytes = records
             .read_at(offset, len)
-            .map_err(|err| corrupt(last, format!("record block cannot be read: {err}")))?
-            .into();
-        let spans = keys::record_block_spans(&value)
-            .ok_or_else(|| corrupt(last, "record block framing is broken"))?;
-        Ok(Block { value, spans, last })
+            .map_err(|err| unreadable(last, &err))?;
+        Block::within(last, Arc::new(bytes), 0..len)
+    }
+
+    /// The block at `range` of `bytes` (a stretch of the records file).
+    fn within(last: Position, bytes: Arc<Vec<u8>>, range: Range<usize>) -> Result<Block> {
+        let spans = bytes
+            .get(range.clone())
+            .and_then(keys::record_block_spans)
+            .ok_or_else(|| corrupt(last, "record block framing is broken"))?
+            .into_iter()
+            .map(|span| span.start + range.start..span.end + range.start)
+            .collect();
+        Ok(Block {
+            value: bytes,
+            spans,
+            last,
+        })
     }
 
     /// The position the block's records start at, judging by its key.
@@ -87,6 +107,18 @@ impl Block {
     pub(crate) fn stored(&self, index: usize) -> &[u8] {
         &self.value[self.spans[index].clone()]
     }
+}
+
+/// The block's last position, and its offset and length in the records file.
+fn locate(key: &[u8], location: &[u8]) -> Result<(Position, u64, usize)> {
+    let last = block_key_position(key)?;
+    let (offset, len) = keys::parse_block_location(location)
+        .ok_or_else(|| corrupt(last, "record block location is malformed"))?;
+    Ok((last, offset, len))
+}
+
+fn unreadable(last: Position, err: &std::io::Error) -> LogError {
+    corrupt(last, format!("record block cannot be read: {err}"))
 }
 
 fn block_key_position(key: &[u8]) -> Result<Position> {
@@ -482,6 +514,14 @@ impl<'a> ChunkCache<'a> {
 pub(crate) struct RawWalk {
     blocks: sled::Iter,
     records: Arc<RecordsFile>,
+    /// The stretch of the records file read last, and where it starts.
+    window: Option<(u64, Arc<Vec<u8>>)>,
+    /// Bytes the next read of the file asks for: doubles up to
+    /// [`WALK_WINDOW_BYTES_MAX`], so a short walk reads little.
+    window_bytes: usize,
+    /// Windows read before, reused once no block of theirs is held any
+    /// more (fresh memory for every window costs page faults).
+    spare_windows: Vec<Arc<Vec<u8>>>,
     current: Option<Block>,
     index: usize,
     next_position: Position,
@@ -500,6 +540,9 @@ impl RawWalk {
         RawWalk {
             blocks,
             records: Arc::clone(records),
+            window: None,
+            window_bytes: WALK_WINDOW_BYTES_FIRST,
+            spare_windows: Vec::new(),
             current: None,
             index: 0,
             next_position: from,
@@ -554,6 +597,40 @@ impl RawWalk {
         Some(Ok((block.clone(), records, first)))
     }
 
+    /// The block at `offset`, from the current window of the records file
+    /// or from a new window read from there: consecutive blocks lie next
+    /// to each other in the file, so a walk reads many with one `pread`.
+    fn block_at(&mut self, last: Position, offset: u64, len: usize) -> Result<Block> {
+        if let Some((start, bytes)) = &self.window {
+            let inside = offset
+                .checked_sub(*start)
+                .and_then(|from| usize::try_from(from).ok())
+                .filter(|from| from + len <= bytes.len());
+            if let Some(from) = inside {
+                return Block::within(last, Arc::clone(bytes), from..from + len);
+            }
+        }
+        let want = self.window_bytes.max(len);
+        self.window_bytes = (self.window_bytes * 2).min(WALK_WINDOW_BYTES_MAX);
+        if let Some((_, old)) = self.window.take() {
+            if self.spare_windows.len() < WALK_SPARE_WINDOWS {
+                self.spare_windows.push(old);
+            }
+        }
+        let mut bytes = self
+            .spare_windows
+            .iter()
+            .position(|spare| Arc::strong_count(spare) == 1)
+            .map(|free| self.spare_windows.swap_remove(free))
+            .unwrap_or_default();
+        let buffer = Arc::make_mut(&mut bytes);
+        self.records
+            .read_window(buffer, offset, len, want)
+            .map_err(|err| unreadable(last, &err))?;
+        self.window = Some((offset, Arc::clone(&bytes)));
+        Block::within(last, bytes, 0..len)
+    }
+
     /// Makes `current[index]` the record at `next_position`.
     fn ensure_block(&mut self) -> Result<()> {
         let position = self.next_position;
@@ -569,7 +646,8 @@ impl RawWalk {
             Some(item) => item?,
             None => return Err(corrupt(position, "record is missing")),
         };
-        let block = Block::read(&self.records, &key, &value)?;
+        let (last, offset, len) = locate(&key, &value)?;
+        let block = self.block_at(last, offset, len)?;
         // A walk that starts inside a block finds its place from the first
         // record; after that each block must start right where the last ended
         // (the records' own positions are checked as they are read).

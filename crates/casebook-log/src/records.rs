@@ -78,6 +78,39 @@ impl RecordsFile {
         Ok(bytes)
     }
 
+    /// From `offset`, `want` bytes or as many as the file holds, but at
+    /// least `need` (an error if the file is shorter).
+    /// Reads into `bytes`, reusing its memory.
+    pub(crate) fn read_window(
+        &self,
+        bytes: &mut Vec<u8>,
+        offset: u64,
+        need: usize,
+        want: usize,
+    ) -> io::Result<()> {
+        bytes.resize(want.max(need), 0);
+        let mut filled = 0;
+        while filled < bytes.len() {
+            match self
+                .file
+                .read_at(&mut bytes[filled..], offset + filled as u64)
+            {
+                Ok(0) => break,
+                Ok(read) => filled += read,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        if filled < need {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the records file ends inside a record block",
+            ));
+        }
+        bytes.truncate(filled);
+        Ok(())
+    }
+
     /// Writes `bytes` at `offset` (the end of what is durable) and waits
     /// until they are on stable storage.
     pub(crate) fn write_durably(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
