@@ -83,13 +83,6 @@ fn check_index_entries(reader: &Reader<'_>, record: &RecordedEvent) -> Result<()
     if !reader.stream_index_has(&record.stream, record.revision, position)? {
         return Err(missing("stream"));
     }
-    let id_entry = reader
-        .tree
-        .get(keys::event_id(record.id))?
-        .and_then(|value| keys::parse_id_entry(&value));
-    if id_entry.map(|entry| (entry.position, entry.revision)) != Some((position, record.revision)) {
-        return Err(missing("event id"));
-    }
     if !reader.index_has(keys::CATEGORY, record.category(), position)? {
         return Err(missing("category"));
     }

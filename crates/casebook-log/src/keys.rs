@@ -11,7 +11,6 @@
 //! | `E` | last position in the block           | where the record block lies in the records file: `[u64 offset][u32 length]` |
 //! | `H` | stream                               | last revision, positions of open chunk  |
 //! | `S` | stream, 0x00, chunk number           | positions of a full chunk of revisions  |
-//! | `I` | event id                             | position, revision, content digest      |
 //! | `C` | category, 0x00, last position        | a position block                        |
 //! | `T` | event type, 0x00, last position      | a position block                        |
 //! | `M` | `head`                               | last position, its hash, recorded time  |
@@ -22,19 +21,18 @@
 //! [`RECORD_BLOCK_BYTES_MAX`]); a stream's positions live in fixed chunks of
 //! [`STREAM_CHUNK_REVISIONS`] revisions, the last of them inside the stream's
 //! head entry (one key per stream per group); categories and event types are
-//! indexed by position blocks (one key per name per group). Only the event-id
-//! index costs a key per event. Every block is keyed by its *last* position,
+//! indexed by position blocks (one key per name per group). No key is
+//! written per event (the event-id index lives in memory: [`crate::known`]).
+//! Every block is keyed by its *last* position,
 //! so the block holding position `p` is the first key at or after `p`: a
 //! forward seek, which sled does fast (its reverse seeks are slow).
 
 use crate::record::{Hash, Position};
 use std::ops::Range;
-use uuid::Uuid;
 
 pub(crate) const RECORD_BLOCK: u8 = b'E';
 pub(crate) const STREAM_HEAD: u8 = b'H';
 pub(crate) const STREAM_CHUNK: u8 = b'S';
-pub(crate) const EVENT_ID: u8 = b'I';
 pub(crate) const CATEGORY: u8 = b'C';
 pub(crate) const EVENT_TYPE: u8 = b'T';
 pub(crate) const META_HEAD: &[u8] = b"Mhead";
@@ -82,12 +80,6 @@ pub(crate) fn stream_head(stream: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(stream.len() + 1);
     key.push(STREAM_HEAD);
     key.extend_from_slice(stream.as_bytes());
-    key
-}
-
-pub(crate) fn event_id(id: Uuid) -> [u8; 17] {
-    let mut key = [EVENT_ID; 17];
-    key[1..].copy_from_slice(id.as_bytes());
     key
 }
 
@@ -193,31 +185,13 @@ impl StreamHead {
     }
 }
 
-/// Where an event id was stored and what it contained (the `I` value).
+/// Where an event id was stored and what it contained (the writer's
+/// overlay; see [`crate::known`] for the id index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct IdEntry {
     pub position: Position,
     pub revision: u64,
     pub digest: Hash,
-}
-
-pub(crate) fn id_entry(entry: &IdEntry) -> [u8; 48] {
-    let mut value = [0u8; 48];
-    value[..8].copy_from_slice(&entry.position.to_be_bytes());
-    value[8..16].copy_from_slice(&entry.revision.to_be_bytes());
-    value[16..].copy_from_slice(&entry.digest);
-    value
-}
-
-pub(crate) fn parse_id_entry(value: &[u8]) -> Option<IdEntry> {
-    if value.len() != 48 {
-        return None;
-    }
-    Some(IdEntry {
-        position: u64::from_be_bytes(value[..8].try_into().ok()?),
-        revision: u64::from_be_bytes(value[8..16].try_into().ok()?),
-        digest: value[16..].try_into().ok()?,
-    })
 }
 
 /// The log's head as stored in `Mhead`.

@@ -7,10 +7,13 @@
 //! something; worse, sled does its lazy node splits and frees old pages on
 //! the thread that reads, so those lookups were most of the writer's time.
 //!
-//! - [`IdFilter`]: a Bloom filter of every event id in the log, built when
-//!   the log opens. "Not in the filter" means "not in the log", so only ids
-//!   that may be repeats (retries, and the filter's rare false positives)
-//!   are looked up in sled, which stays the durable index and the answer.
+//! - The event-id index: every event id of the log with its position, in
+//!   memory, read from the records file when the log opens and grown with
+//!   every group the writer decides. It is the only id index: sled holds
+//!   none (one random key per event was the costliest part of a group's
+//!   index there). A repeat's revision and content digest are read back
+//!   from its record. It costs about 40 bytes of memory per event (some
+//!   40 MB per million events).
 //! - Recent stream heads: the head of every stream the writer has changed
 //!   since the log opened, up to [`HEADS_REMEMBERED_MAX`] streams. The
 //!   writer is the log's only writer, so a head it remembers is the head.
@@ -21,10 +24,13 @@
 //!   each such lookup waited for the applier, since sled's reads stop
 //!   while a group is written.
 
-use crate::error::Result;
+use crate::error::{LogError, Result};
 use crate::keys::{self, StreamHead};
+use crate::record::{self, Position};
+use crate::records::{GroupRead, RecordsFile, GROUP_HEADER_BYTES};
 use crate::staging::PendingGroup;
 use fastbloom::BloomFilter;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::hash::Hash;
 use uuid::Uuid;
@@ -44,7 +50,7 @@ const LAYER_ITEMS_MIN: usize = 64 * 1024;
 /// What the writer knows of the log without reading it.
 #[derive(Debug)]
 pub(crate) struct Known {
-    ids: Filter,
+    ids: FxHashMap<Uuid, Position>,
     streams: Filter,
     heads: HashMap<String, StreamHead>,
 }
@@ -53,21 +59,37 @@ impl Known {
     /// What an empty log knows: nothing, and that is all there is.
     pub(crate) fn empty() -> Self {
         Known {
-            ids: Filter::with_capacity(0),
+            ids: FxHashMap::default(),
             streams: Filter::with_capacity(0),
             heads: HashMap::new(),
         }
     }
 
-    /// Builds the filters from every id and stream head in `tree` (one
-    /// pass over each index, when the log opens), sized for the log's
-    /// `events`: each event has one id, and at most one new stream.
-    pub(crate) fn load(tree: &sled::Tree, events: u64) -> Result<Self> {
+    /// Builds the id index from the records file up to `records_end` and
+    /// the stream filter from every stream head in `tree` (one pass over
+    /// each, when the log opens), sized for the log's `events`: each event
+    /// has one id, and at most one new stream.
+    pub(crate) fn load(
+        tree: &sled::Tree,
+        records: &RecordsFile,
+        records_end: u64,
+        events: u64,
+    ) -> Result<Self> {
         let capacity = usize::try_from(events).unwrap_or(usize::MAX);
-        let mut ids = Filter::with_capacity(capacity);
-        for key in tree.scan_prefix([keys::EVENT_ID]).keys() {
-            if let Ok(id) = Uuid::from_slice(&key?[1..]) {
-                ids.insert(&id);
+        let mut ids = FxHashMap::with_capacity_and_hasher(capacity, Default::default());
+        let mut offset = 0;
+        while offset < records_end {
+            let GroupRead::Whole(body) = records.group_at(offset, records_end)? else {
+                return Err(LogError::Corrupt {
+                    position: ids.len() as u64,
+                    reason: "the records file ends inside a group the index holds".into(),
+                });
+            };
+            offset += GROUP_HEADER_BYTES + body.len() as u64;
+            for span in keys::record_block_spans(&body).unwrap_or_default() {
+                if let Some((position, id)) = record::stored_position_and_id(&body[span]) {
+                    ids.insert(id, position);
+                }
             }
         }
         let mut streams = Filter::with_capacity(capacity / 8);
@@ -81,9 +103,10 @@ impl Known {
         })
     }
 
-    /// `false` if no event with this id is in the log or decided for it.
-    pub(crate) fn may_hold_id(&self, id: &Uuid) -> bool {
-        self.ids.may_contain(id)
+    /// The position of the event with this id, if it is in the log or
+    /// decided for it.
+    pub(crate) fn position_of(&self, id: &Uuid) -> Option<Position> {
+        self.ids.get(id).copied()
     }
 
     /// The stream's head, if the writer has changed the stream recently.
@@ -98,8 +121,8 @@ impl Known {
 
     /// Takes in a decided group: its ids and the heads it changed.
     pub(crate) fn remember(&mut self, group: &PendingGroup) {
-        for id in group.ids() {
-            self.ids.insert(id);
+        for (id, position) in group.ids() {
+            self.ids.insert(*id, position);
         }
         for (stream, head) in group.heads() {
             self.streams.insert(stream.as_bytes());
@@ -160,13 +183,15 @@ mod tests {
 
     #[test]
     fn streams_in_the_log_are_known_and_others_are_not() {
+        let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().temporary(true).open().unwrap();
         let tree = db.open_tree("log").unwrap();
         for stream in ["concern-a", "household-b"] {
             tree.insert(keys::stream_head(stream), &b"head"[..])
                 .unwrap();
         }
-        let known = Known::load(&tree, 2).unwrap();
+        let records = RecordsFile::open(dir.path()).unwrap();
+        let known = Known::load(&tree, &records, 0, 2).unwrap();
         assert!(known.may_hold_stream("concern-a"));
         assert!(known.may_hold_stream("household-b"));
         let strangers = (0..10_000)

@@ -414,6 +414,18 @@ pub(crate) struct StoredHeader {
     pub hash: Hash,
 }
 
+/// A stored record's position and event id, read from their fixed places
+/// without checking anything (what the id index is built from on open; the
+/// records are checked when they are read).
+pub(crate) fn stored_position_and_id(stored: &[u8]) -> Option<(Position, Uuid)> {
+    if stored.first() != Some(&RECORD_FORMAT_V1) {
+        return None;
+    }
+    let position = u64::from_be_bytes(stored.get(1..9)?.try_into().ok()?);
+    let id = Uuid::from_slice(stored.get(17..33)?).ok()?;
+    Some((position, id))
+}
+
 /// Checks a stored record against its own hash, without decoding it fully.
 pub(crate) fn check_stored(expected_position: Position, stored: &[u8]) -> Result<StoredHeader> {
     let (header, canonical) = read_header(expected_position, stored)?;

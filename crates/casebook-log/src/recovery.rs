@@ -18,10 +18,12 @@
 use crate::error::{LogError, Result};
 use crate::keys::{self, HeadEntry};
 use crate::known::Known;
+use crate::reader::Reader;
 use crate::record::{decode_stored, GENESIS_HASH};
 use crate::records::{GroupRead, RecordsFile, GROUP_HEADER_BYTES};
 use crate::staging::{Pending, Staging};
 use crate::writer::WriterState;
+use std::sync::Arc;
 
 /// The writer's starting point once the indexes hold every whole group.
 pub(crate) struct Recovered {
@@ -38,12 +40,12 @@ fn corrupt(position: u64, reason: impl Into<String>) -> LogError {
 
 /// Indexes every whole group of the records file that sled lacks, and cuts
 /// off a torn tail.
-pub(crate) fn recover(tree: &sled::Tree, records: &RecordsFile) -> Result<Recovered> {
+pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<Recovered> {
     check_format(tree)?;
     let file_len = records.len()?;
     let (mut state, mut known) = match indexed_state(tree)? {
         Some(state) if state.records_end <= file_len => {
-            let known = Known::load(tree, state.next_position)?;
+            let known = Known::load(tree, records, state.records_end, state.next_position)?;
             (state, known)
         }
         Some(state) => {
@@ -60,7 +62,7 @@ pub(crate) fn recover(tree: &sled::Tree, records: &RecordsFile) -> Result<Recove
     };
     let indexed = state.next_position;
     while let GroupRead::Whole(body) = records.group_at(state.records_end, file_len)? {
-        replay_group(tree, &mut state, &mut known, &body)?;
+        replay_group(tree, records, &mut state, &mut known, &body)?;
     }
     if state.next_position > indexed {
         tracing::info!(
@@ -131,6 +133,7 @@ fn indexed_state(tree: &sled::Tree) -> Result<Option<WriterState>> {
 /// Checks one whole group against the log so far and indexes it.
 fn replay_group(
     tree: &sled::Tree,
+    records: &Arc<RecordsFile>,
     state: &mut WriterState,
     known: &mut Known,
     body: &[u8],
@@ -140,13 +143,18 @@ fn replay_group(
         .ok_or_else(|| corrupt(first, "a group in the records file is not framed records"))?;
     let pending = Pending::default();
     let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-    let mut staging = Staging::new(tree, &pending, known, *state, epoch);
+    let log = Reader {
+        tree,
+        records,
+        len: first,
+    };
+    let mut staging = Staging::new(log, &pending, known, *state, epoch);
     staging.keep_recorded_micros(state.last_recorded_micros);
     for (index, span) in spans.into_iter().enumerate() {
         let position = first + index as u64;
         staging.restore(decode_stored(position, &body[span])?)?;
     }
-    let finished = staging.finish(0);
+    let finished = staging.finish();
     if finished.bytes.get(GROUP_HEADER_BYTES as usize..) != Some(body) {
         return Err(corrupt(
             first,

@@ -11,6 +11,7 @@
 use crate::error::{LogError, Result};
 use crate::keys::{self, HeadEntry, IdEntry, StreamHead};
 use crate::known::Known;
+use crate::reader::Reader;
 use crate::record::{category_of, seal, NewEvent, Position, PreparedEvent, RecordedEvent};
 use crate::records;
 use crate::writer::{AppendOutcome, AppendStatus, EventPlace, PreparedPart, WriterState};
@@ -22,8 +23,8 @@ use uuid::Uuid;
 /// written it into sled: later groups must see it before sled does.
 #[derive(Debug, Clone)]
 pub(crate) struct PendingGroup {
-    /// The group's number; the applier publishes it once applied.
-    pub sequence: u64,
+    /// The log's length once the group is in it.
+    len_after: u64,
     ids: HashMap<Uuid, IdEntry>,
     heads: HashMap<String, StreamHead>,
 }
@@ -35,9 +36,9 @@ pub(crate) struct Pending {
 }
 
 impl PendingGroup {
-    /// The ids the group staged.
-    pub(crate) fn ids(&self) -> impl Iterator<Item = &Uuid> {
-        self.ids.keys()
+    /// The ids the group staged, with their positions.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = (&Uuid, Position)> {
+        self.ids.iter().map(|(id, entry)| (id, entry.position))
     }
 
     /// The streams whose heads the group changed, with the new heads.
@@ -51,12 +52,13 @@ impl Pending {
         self.groups.push_back(group);
     }
 
-    /// Forgets the groups sled already holds.
-    pub(crate) fn prune(&mut self, applied_sequence: u64) {
+    /// Forgets the groups that are durable (in the records file and in
+    /// sled's indexes), so readable through a [`Reader`] of `durable_len`.
+    pub(crate) fn prune(&mut self, durable_len: u64) {
         while self
             .groups
             .front()
-            .is_some_and(|group| group.sequence <= applied_sequence)
+            .is_some_and(|group| group.len_after <= durable_len)
         {
             self.groups.pop_front();
         }
@@ -91,7 +93,9 @@ pub(crate) struct FinishedGroup {
 
 /// One group's decisions so far: the sled batch and what it changes.
 pub(crate) struct Staging<'a> {
-    tree: &'a sled::Tree,
+    /// The log as far as it is durable and indexed: where a repeated id's
+    /// record is read from.
+    log: Reader<'a>,
     /// Groups decided before this one that sled may not hold yet.
     pending: &'a Pending,
     /// What the writer remembers of every group decided before this one.
@@ -120,7 +124,7 @@ pub(crate) struct Staging<'a> {
 
 impl<'a> Staging<'a> {
     pub(crate) fn new(
-        tree: &'a sled::Tree,
+        log: Reader<'a>,
         pending: &'a Pending,
         known: &'a Known,
         mut state: WriterState,
@@ -130,7 +134,7 @@ impl<'a> Staging<'a> {
         let mut group_bytes = Vec::new();
         records::begin_group(&mut group_bytes);
         Staging {
-            tree,
+            log,
             pending,
             known,
             batch: sled::Batch::default(),
@@ -160,7 +164,7 @@ impl<'a> Staging<'a> {
     /// The group's bytes for the records file, the index batch to apply,
     /// the writer state once it is durable, and what the group changes (for
     /// the groups decided before sled holds it).
-    pub(crate) fn finish(mut self, sequence: u64) -> FinishedGroup {
+    pub(crate) fn finish(mut self) -> FinishedGroup {
         self.close_block();
         records::seal_group(&mut self.group_bytes);
         self.state.records_end += self.group_bytes.len() as u64;
@@ -188,7 +192,7 @@ impl<'a> Staging<'a> {
         self.batch
             .insert(keys::META_HEAD, &keys::head_entry(&head)[..]);
         let overlay = PendingGroup {
-            sequence,
+            len_after: self.state.next_position,
             ids: self.ids,
             heads: changed,
         };
@@ -230,18 +234,7 @@ impl<'a> Staging<'a> {
         if self.find_id(record.id)?.is_some() {
             return refuse("repeats an event id");
         }
-        let data = serde_json::from_slice(&record.data).map_err(|err| LogError::Corrupt {
-            position,
-            reason: format!("payload is not JSON: {err}"),
-        })?;
-        let event = NewEvent {
-            id: record.id,
-            event_type: record.event_type,
-            schema_version: record.schema_version,
-            data,
-            metadata: record.metadata,
-        };
-        let prepared = PreparedEvent::new(&record.stream, event)?;
+        let prepared = prepare_again(&record)?;
         self.recorded_at = record.recorded_at;
         self.state.last_recorded_micros = micros;
         let part = PreparedPart {
@@ -326,23 +319,33 @@ impl<'a> Staging<'a> {
         if let Some(entry) = self.ids.get(&id) {
             return Ok(Some(*entry));
         }
+        let Some(position) = self.known.position_of(&id) else {
+            return Ok(None);
+        };
         if let Some(entry) = self.pending.id(&id) {
             return Ok(Some(entry));
         }
-        if !self.known.may_hold_id(&id) {
-            return Ok(None);
+        self.id_entry_from_record(id, position).map(Some)
+    }
+
+    /// A repeated id's entry, from its durable record.
+    fn id_entry_from_record(&self, id: Uuid, position: Position) -> Result<IdEntry> {
+        let corrupt = |reason: &str| LogError::Corrupt {
+            position,
+            reason: format!("the id index entry of event {id} {reason}"),
+        };
+        let record = self
+            .log
+            .record(position)?
+            .ok_or_else(|| corrupt("points past the log"))?;
+        if record.id != id {
+            return Err(corrupt("points at another event"));
         }
-        match self.tree.get(keys::event_id(id))? {
-            None => Ok(None),
-            Some(value) => {
-                keys::parse_id_entry(&value)
-                    .map(Some)
-                    .ok_or_else(|| LogError::Corrupt {
-                        position: self.state.next_position,
-                        reason: format!("index entry of event {id} is malformed"),
-                    })
-            }
-        }
+        Ok(IdEntry {
+            position,
+            revision: record.revision,
+            digest: prepare_again(&record)?.content_digest,
+        })
     }
 
     /// The stream's head as staged, loading it from the tree on first use.
@@ -355,7 +358,7 @@ impl<'a> Staging<'a> {
             let head = match remembered {
                 Some(head) => Some(head.clone()),
                 None if !self.known.may_hold_stream(stream) => None,
-                None => read_stream_head(self.tree, stream)?,
+                None => read_stream_head(self.log.tree, stream)?,
             };
             self.heads.insert(stream.to_owned(), head);
         }
@@ -377,8 +380,6 @@ impl<'a> Staging<'a> {
             let mut record = event.place(&part.stream, revision, position, self.recorded_at);
             let stored = seal(&mut record, self.state.last_hash);
             self.add_to_block(&stored, position);
-            self.batch
-                .insert(&keys::event_id(id)[..], &keys::id_entry(&entry)[..]);
             self.index_blocks
                 .entry((keys::CATEGORY, category.clone()))
                 .or_default()
@@ -454,6 +455,23 @@ impl<'a> Staging<'a> {
             .insert(&keys::record_block(self.open_block_last)[..], &location[..]);
         self.open_block_records = 0;
     }
+}
+
+/// A stored record as it was proposed, prepared again: what its id's
+/// content digest is computed from.
+fn prepare_again(record: &RecordedEvent) -> Result<PreparedEvent> {
+    let data = serde_json::from_slice(&record.data).map_err(|err| LogError::Corrupt {
+        position: record.position,
+        reason: format!("payload is not JSON: {err}"),
+    })?;
+    let event = NewEvent {
+        id: record.id,
+        event_type: record.event_type.clone(),
+        schema_version: record.schema_version,
+        data,
+        metadata: record.metadata.clone(),
+    };
+    PreparedEvent::new(&record.stream, event)
 }
 
 /// A stream's head as stored (durable or not), or `None` if it has no events.

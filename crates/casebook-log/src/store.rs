@@ -102,7 +102,7 @@ pub(crate) struct Shared {
     /// The same number, for those who wait for it to grow.
     durable_len_watch: watch::Sender<u64>,
     /// The sequence number of the last group the applier wrote into sled;
-    /// the writer forgets its overlay of every group up to it.
+    /// the syncer answers a group's callers only once it is there.
     applied_sequence: AtomicU64,
     /// What the pipeline has done, for [`SledLog::stats`].
     pub counters: Counters,
@@ -408,7 +408,7 @@ fn restore_into(
         .open()?;
     let tree = db.open_tree(b"log")?;
     tree.insert(keys::META_FORMAT, &[keys::FORMAT])?;
-    let file = RecordsFile::open(dir)?;
+    let file = Arc::new(RecordsFile::open(dir)?);
     let pending = Pending::default();
     let mut known = Known::empty();
     let mut state = WriterState {
@@ -418,21 +418,26 @@ fn restore_into(
         records_end: 0,
     };
     let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-    let mut staging = Staging::new(&tree, &pending, &known, state, epoch);
+    let log = |len| Reader {
+        tree: &tree,
+        records: &file,
+        len,
+    };
+    let mut staging = Staging::new(log(0), &pending, &known, state, epoch);
     let mut staged = 0;
     for record in records {
         staging.restore(record?)?;
         staged += 1;
         if staged == RESTORE_BATCH_EVENTS {
-            let finished = staging.finish(0);
+            let finished = staging.finish();
             state = write_restored(&tree, &file, &mut known, state, finished)?;
-            staging = Staging::new(&tree, &pending, &known, state, epoch);
+            staging = Staging::new(log(state.next_position), &pending, &known, state, epoch);
             staging.keep_recorded_micros(state.last_recorded_micros);
             staged = 0;
         }
     }
     if staged > 0 {
-        let finished = staging.finish(0);
+        let finished = staging.finish();
         state = write_restored(&tree, &file, &mut known, state, finished)?;
     }
     db.flush()?;

@@ -17,6 +17,7 @@
 use crate::error::{LogError, Result};
 use crate::known::Known;
 use crate::pipeline::{GroupJob, Pipeline, WrittenGroup};
+use crate::reader::Reader;
 use crate::record::{truncate_to_micros, ExpectedRevision, Hash, Position, PreparedEvent};
 use crate::staging::{Pending, PendingGroup, Staging};
 use crate::store::{Durability, Shared};
@@ -148,7 +149,7 @@ pub(crate) fn run(
             refuse(group, &reason);
             continue;
         }
-        pending.prune(shared.applied_sequence());
+        pending.prune(shared.durable_len());
         let (job, index) =
             decide_group(&shared, &pending, &known, &mut state, group, &mut sequence);
         let batch = index.map(|(batch, overlay)| {
@@ -210,7 +211,12 @@ fn decide_group(
     sequence: &mut u64,
 ) -> (GroupJob, Option<(sled::Batch, PendingGroup)>) {
     let recorded_at = next_recorded_at(state.last_recorded_micros);
-    let mut staging = Staging::new(&shared.tree, pending, known, *state, recorded_at);
+    let log = Reader {
+        tree: &shared.tree,
+        records: &shared.records,
+        len: shared.durable_len(),
+    };
+    let mut staging = Staging::new(log, pending, known, *state, recorded_at);
     let mut answers = Vec::with_capacity(group.len());
     for request in group {
         let outcome = staging.try_append(request.parts);
@@ -226,7 +232,7 @@ fn decide_group(
     }
     *sequence += 1;
     let records_offset = state.records_end;
-    let finished = staging.finish(*sequence);
+    let finished = staging.finish();
     *state = finished.state;
     let job = GroupJob {
         written: Some(WrittenGroup {

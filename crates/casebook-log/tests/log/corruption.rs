@@ -238,16 +238,20 @@ async fn damage_at_the_tail_stops_start_up() {
 #[tokio::test]
 async fn a_missing_index_entry_at_the_tail_stops_start_up() {
     let (_root, copy) = damaged_copy(|store| {
-        let block = block_holding(store, EVENTS - 1);
-        let last = &block.records.last().unwrap().1;
-        let mut id_key = vec![b'I'];
-        id_key.extend_from_slice(&last[17..33]);
-        store.tree.remove(id_key).unwrap();
+        // The last block of the event-type index: the last append's 500
+        // positions.
+        let (key, _) = store
+            .tree
+            .scan_prefix(b"Tsample.happened\0")
+            .last()
+            .unwrap()
+            .unwrap();
+        store.tree.remove(key).unwrap();
     })
     .await;
     let err = SledLog::open(&copy).unwrap_err();
     assert!(
-        matches!(err, LogError::Corrupt { position, ref reason } if position == EVENTS - 1 && reason.contains("event id")),
+        matches!(err, LogError::Corrupt { position, ref reason } if position == EVENTS - 500 && reason.contains("event type")),
         "{err}"
     );
 }

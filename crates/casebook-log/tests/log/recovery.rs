@@ -238,3 +238,35 @@ async fn a_log_in_the_old_layout_is_refused_with_the_way_out() {
         other => panic!("expected the layout to be refused, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn after_a_reopen_a_repeat_is_checked_against_its_record() {
+    // The id index lives in memory and is read from the records file on
+    // open; a repeat's revision and content come from its record.
+    let dir = tempfile::tempdir().unwrap();
+    let sent = {
+        let log = SledLog::open(dir.path()).unwrap();
+        append_some(&log, 6, "first").await
+    };
+    let log = SledLog::open(dir.path()).unwrap();
+    let repeat = log
+        .append("concern-1", ExpectedRevision::Any, vec![sent[5].clone()])
+        .await
+        .unwrap();
+    assert_eq!(repeat.status, AppendStatus::AlreadyAppended);
+    assert_eq!(
+        (repeat.events[0].position, repeat.events[0].revision),
+        (5, 2)
+    );
+    let mut changed = sent[3].clone();
+    changed.data = serde_json::json!({ "label": "other content" });
+    let conflict = log
+        .append("concern-1", ExpectedRevision::Any, vec![changed])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(conflict, LogError::IdempotencyConflict { event_id, .. } if event_id == sent[3].id),
+        "{conflict}"
+    );
+    assert_eq!(log.len(), 6, "nothing was written");
+}
