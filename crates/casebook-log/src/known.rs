@@ -12,8 +12,8 @@
 //!   every group the writer decides. It is the only id index: sled holds
 //!   none (one random key per event was the costliest part of a group's
 //!   index there). A repeat's revision and content digest are read back
-//!   from its record. It costs about 40 bytes of memory per event (some
-//!   40 MB per million events).
+//!   from its record. It costs 30 to 60 bytes of memory per event (the
+//!   entry and the map's slack): 30 to 60 MB per million events.
 //! - Recent stream heads: the head of every stream the writer has changed
 //!   since the log opened, up to [`HEADS_REMEMBERED_MAX`] streams. The
 //!   writer is the log's only writer, so a head it remembers is the head.
