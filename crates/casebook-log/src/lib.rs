@@ -56,6 +56,7 @@ pub use record::{
     category_of, ExpectedRevision, Hash, Metadata, NewEvent, Position, RecordedEvent, StreamAppend,
     GENESIS_HASH,
 };
+pub use recovery::RecoveryReport;
 pub use store::{Durability, LogOptions, LogStats, SledLog, APPEND_EVENTS_MAX, APPEND_STREAMS_MAX};
 pub use subscription::{Subscription, SubscriptionFilter};
 pub use writer::{AppendOutcome, AppendStatus, EventPlace};

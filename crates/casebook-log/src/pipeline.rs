@@ -3,10 +3,13 @@
 //! The writer hands each decided group to both stages at once. The *syncer*
 //! writes the group's bytes to the records file ([`crate::records`]) and
 //! `fdatasync`s it, covering every group that arrived while it was busy with
-//! one write and one sync. The *applier* meanwhile writes the group's index
-//! entries into sled (one atomic `apply_batch`, never flushed on this path:
-//! the indexes are rebuilt from the records file after a crash) and
-//! publishes the group's sequence number as applied. Once a sync has
+//! one write and one sync. Once the group is written (before the sync), the
+//! *applier* writes its index entries into sled (one atomic `apply_batch`,
+//! never flushed on this path: the indexes are caught up from the records
+//! file after a crash), while the sync runs, and publishes the group's
+//! sequence number as applied. Indexing only what is written keeps sled
+//! from ever holding a group the file lacks after the process dies (only a
+//! power cut can leave it so, and then the index is rebuilt). Once a sync has
 //! returned and the applier has caught up with it, the syncer publishes the
 //! new durable length and answers the callers. Groups move through both
 //! stages in order, so answers go out in commit order.
@@ -33,7 +36,7 @@ use crate::store::{Durability, Shared};
 use crate::writer::AppendOutcome;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -47,9 +50,9 @@ const PIPELINE_GROUPS_MAX: usize = 8;
 /// none (see the module docs).
 const APPLIER_QUEUE_GROUPS: usize = 0;
 
-/// How long the syncer sleeps at most between checks that the applier has
-/// caught up (it is woken as soon as a group is applied).
-const APPLIED_CHECK_INTERVAL: Duration = Duration::from_millis(5);
+/// How long a stage sleeps at most between checks that the other one has
+/// caught up (it is woken as soon as it has).
+const STAGE_CHECK_INTERVAL: Duration = Duration::from_millis(5);
 
 /// A caller waiting for its answer, and the answer.
 pub(crate) type Answer = (
@@ -90,16 +93,22 @@ impl Pipeline {
     pub fn start(shared: &Arc<Shared>, durability: Durability) -> Option<Pipeline> {
         let (to_applier, applier_jobs) = std::sync::mpsc::sync_channel(APPLIER_QUEUE_GROUPS);
         let (to_syncer, syncer_jobs) = std::sync::mpsc::sync_channel(PIPELINE_GROUPS_MAX);
-        let syncer_shared = Arc::clone(shared);
+        let syncer_thread = Arc::new(OnceLock::new());
+        let applier_shared = Arc::clone(shared);
+        let woken = Arc::clone(&syncer_thread);
         let started = std::thread::Builder::new()
-            .name("casebook-log-syncer".into())
-            .spawn(move || run_syncer(&syncer_shared, durability, &syncer_jobs))
-            .and_then(|syncer| {
-                let applier_shared = Arc::clone(shared);
-                let syncer_thread = syncer.thread().clone();
-                let applier = std::thread::Builder::new()
-                    .name("casebook-log-applier".into())
-                    .spawn(move || run_applier(&applier_shared, &applier_jobs, &syncer_thread))?;
+            .name("casebook-log-applier".into())
+            .spawn(move || run_applier(&applier_shared, &applier_jobs, &woken))
+            .and_then(|applier| {
+                let syncer_shared = Arc::clone(shared);
+                let applier_thread = applier.thread().clone();
+                let syncer = std::thread::Builder::new()
+                    .name("casebook-log-syncer".into())
+                    .spawn(move || {
+                        run_syncer(&syncer_shared, durability, &syncer_jobs, &applier_thread);
+                    })?;
+                // Set before any group is submitted, so every wake-up finds it.
+                let _ = syncer_thread.set(syncer.thread().clone());
                 Ok((applier, syncer))
             });
         match started {
@@ -148,8 +157,9 @@ fn refuse(answers: Vec<Answer>, reason: &str) {
 }
 
 /// Applies each group's index batch to sled, in order, and wakes the syncer.
-fn run_applier(shared: &Shared, jobs: &Receiver<(u64, sled::Batch)>, syncer: &Thread) {
+fn run_applier(shared: &Shared, jobs: &Receiver<(u64, sled::Batch)>, syncer: &OnceLock<Thread>) {
     while let Ok((sequence, batch)) = jobs.recv() {
+        wait_for(shared, Shared::written_sequence, sequence);
         if shared.failure().is_none() {
             match shared.tree.apply_batch(batch) {
                 Ok(()) => shared.publish_applied(sequence),
@@ -159,33 +169,48 @@ fn run_applier(shared: &Shared, jobs: &Receiver<(u64, sled::Batch)>, syncer: &Th
                 }
             }
         }
-        syncer.unpark();
+        if let Some(syncer) = syncer.get() {
+            syncer.unpark();
+        }
     }
 }
 
-/// Waits until the applier has indexed group `sequence`, or the log failed.
-fn wait_applied(shared: &Shared, sequence: u64) {
-    while shared.applied_sequence() < sequence && shared.failure().is_none() {
-        std::thread::park_timeout(APPLIED_CHECK_INTERVAL);
+/// Waits until the other stage has reached group `sequence` (as `reached`
+/// tells), or the log failed. The other stage unparks this thread.
+fn wait_for(shared: &Shared, reached: fn(&Shared) -> u64, sequence: u64) {
+    while reached(shared) < sequence && shared.failure().is_none() {
+        std::thread::park_timeout(STAGE_CHECK_INTERVAL);
     }
 }
 
 /// Writes and fsyncs whatever groups are waiting, waits for their index,
 /// then answers their callers.
-fn run_syncer(shared: &Shared, durability: Durability, jobs: &Receiver<GroupJob>) {
+fn run_syncer(
+    shared: &Shared,
+    durability: Durability,
+    jobs: &Receiver<GroupJob>,
+    applier: &Thread,
+) {
     while let Ok(first) = jobs.recv() {
         let waiting = gather(first, durability, jobs);
         let synced = shared.failure().map_or_else(
-            || sync(shared, &waiting),
+            || sync(shared, &waiting, applier),
             |reason| Err(LogError::Unavailable(reason)),
         );
+        if let Err(err) = &synced {
+            if !matches!(err, LogError::Unavailable(_)) {
+                tracing::error!(error = %err, "writing the records failed; the log stops accepting appends");
+                // Failing first also releases the applier waiting for the write.
+                shared.fail(err.to_string());
+            }
+        }
         if let Some(last) = waiting
             .iter()
             .filter_map(|job| job.written.as_ref())
             .map(|written| written.sequence)
             .max()
         {
-            wait_applied(shared, last);
+            wait_for(shared, Shared::applied_sequence, last);
         }
         let synced = match (synced, shared.failure()) {
             (Ok(()), Some(reason)) => Err(LogError::Unavailable(reason)),
@@ -194,10 +219,6 @@ fn run_syncer(shared: &Shared, durability: Durability, jobs: &Receiver<GroupJob>
         match synced {
             Ok(()) => answer(shared, waiting),
             Err(err) => {
-                if !matches!(err, LogError::Unavailable(_)) {
-                    tracing::error!(error = %err, "writing the records failed; the log stops accepting appends");
-                    shared.fail(err.to_string());
-                }
                 waiting
                     .into_iter()
                     .for_each(|job| refuse(job.answers, &err.to_string()));
@@ -257,24 +278,27 @@ fn count(shared: &Shared, synced: &[GroupJob], len_after: u64) {
     counters.syncs.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Writes the waiting groups to the records file with one write, then one
-/// `fdatasync`. The groups are contiguous: each starts where the last ends.
-fn sync(shared: &Shared, waiting: &[GroupJob]) -> Result<()> {
+/// Writes the waiting groups to the records file with one write, lets the
+/// applier index them, then makes them durable with one `fdatasync`. The
+/// groups are contiguous: each starts where the last ends.
+fn sync(shared: &Shared, waiting: &[GroupJob], applier: &Thread) -> Result<()> {
     let written: Vec<&WrittenGroup> = waiting
         .iter()
         .filter_map(|job| job.written.as_ref())
         .collect();
-    match written.as_slice() {
-        [] => {}
-        [only] => shared
+    let (Some(first), Some(last)) = (written.first(), written.last()) else {
+        return Ok(());
+    };
+    if let [only] = written.as_slice() {
+        shared.records.write_at(only.records_offset, &only.bytes)?;
+    } else {
+        let bytes = written.iter().flat_map(|group| group.bytes.iter().copied());
+        shared
             .records
-            .write_durably(only.records_offset, &only.bytes)?,
-        [first, ..] => {
-            let bytes = written.iter().flat_map(|group| group.bytes.iter().copied());
-            shared
-                .records
-                .write_durably(first.records_offset, &bytes.collect::<Vec<u8>>())?;
-        }
+            .write_at(first.records_offset, &bytes.collect::<Vec<u8>>())?;
     }
+    shared.publish_written(last.sequence);
+    applier.unpark();
+    shared.records.sync()?;
     Ok(())
 }

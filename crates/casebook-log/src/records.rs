@@ -111,11 +111,21 @@ impl RecordsFile {
         Ok(())
     }
 
-    /// Writes `bytes` at `offset` (the end of what is durable) and waits
-    /// until they are on stable storage.
-    pub(crate) fn write_durably(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all_at(bytes, offset)?;
+    /// Writes `bytes` at `offset` (the end of what is written), into the
+    /// page cache: they survive the process, not yet a power cut.
+    pub(crate) fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all_at(bytes, offset)
+    }
+
+    /// Waits until everything written is on stable storage.
+    pub(crate) fn sync(&self) -> io::Result<()> {
         self.file.sync_data()
+    }
+
+    /// [`RecordsFile::write_at`], then [`RecordsFile::sync`].
+    pub(crate) fn write_durably(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.write_at(offset, bytes)?;
+        self.sync()
     }
 
     /// Cuts the file to `len` bytes, durably: what a crash left past the

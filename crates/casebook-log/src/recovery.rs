@@ -29,6 +29,20 @@ use std::sync::Arc;
 pub(crate) struct Recovered {
     pub state: WriterState,
     pub known: Known,
+    /// What the recovery did, for [`crate::LogStats`].
+    pub report: RecoveryReport,
+}
+
+/// What opening the log had to do to bring the index up to the records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Events indexed again from the records file (the index lagged).
+    pub reindexed_events: u64,
+    /// Whether the whole index was rebuilt because it held events the
+    /// records file lacked (only a power cut can cause that).
+    pub index_rebuilt: bool,
+    /// Bytes cut off the end of the records file (a group a crash tore).
+    pub torn_bytes_cut: u64,
 }
 
 fn corrupt(position: u64, reason: impl Into<String>) -> LogError {
@@ -43,6 +57,7 @@ fn corrupt(position: u64, reason: impl Into<String>) -> LogError {
 pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<Recovered> {
     check_format(tree)?;
     let file_len = records.len()?;
+    let mut report = RecoveryReport::default();
     let (mut state, mut known) = match indexed_state(tree)? {
         Some(state) if state.records_end <= file_len => {
             let known = Known::load(tree, records, state.records_end, state.next_position)?;
@@ -56,6 +71,7 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
             );
             tree.clear()?;
             tree.insert(keys::META_FORMAT, &[keys::FORMAT])?;
+            report.index_rebuilt = true;
             (empty_state(), Known::empty())
         }
         None => (empty_state(), Known::empty()),
@@ -64,6 +80,7 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
     while let GroupRead::Whole(body) = records.group_at(state.records_end, file_len)? {
         replay_group(tree, records, &mut state, &mut known, &body)?;
     }
+    report.reindexed_events = state.next_position - indexed;
     if state.next_position > indexed {
         tracing::info!(
             events = state.next_position - indexed,
@@ -75,9 +92,14 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
             bytes = file_len - state.records_end,
             "cutting off what a crash left past the last whole group (never acknowledged)"
         );
+        report.torn_bytes_cut = file_len - state.records_end;
         records.truncate(state.records_end)?;
     }
-    Ok(Recovered { state, known })
+    Ok(Recovered {
+        state,
+        known,
+        report,
+    })
 }
 
 /// Refuses a tree in another layout; marks a new one with this layout.

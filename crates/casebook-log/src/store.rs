@@ -15,7 +15,7 @@ use crate::record::{
     validate_stream_name, Position, PreparedEvent, RecordedEvent, StreamAppend, GENESIS_HASH,
 };
 use crate::records::RecordsFile;
-use crate::recovery::{self, Recovered};
+use crate::recovery::{self, Recovered, RecoveryReport};
 use crate::staging::{FinishedGroup, Pending, Staging};
 use crate::writer::{self, AppendOutcome, AppendRequest, PreparedPart, WriterState};
 use std::collections::HashSet;
@@ -78,6 +78,8 @@ pub struct LogStats {
     pub syncs: u64,
     /// Appends answered (of any outcome) since the log opened.
     pub appends_answered: u64,
+    /// What opening the log did to bring its index up to its records.
+    pub recovery: RecoveryReport,
 }
 
 /// The counters behind [`LogStats`], updated by the pipeline threads.
@@ -97,10 +99,15 @@ pub(crate) struct Shared {
     pub tree: sled::Tree,
     /// The records ([`crate::records`]).
     pub records: Arc<RecordsFile>,
+    /// What opening the log did.
+    recovery: RecoveryReport,
     /// Number of durable events; readers never look at positions past it.
     durable_len: AtomicU64,
     /// The same number, for those who wait for it to grow.
     durable_len_watch: watch::Sender<u64>,
+    /// The sequence number of the last group the syncer wrote into the
+    /// records file (not yet synced); the applier indexes no group before.
+    written_sequence: AtomicU64,
     /// The sequence number of the last group the applier wrote into sled;
     /// the syncer answers a group's callers only once it is there.
     applied_sequence: AtomicU64,
@@ -119,6 +126,14 @@ impl Shared {
 
     pub(crate) fn durable_len(&self) -> u64 {
         self.durable_len.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn publish_written(&self, sequence: u64) {
+        self.written_sequence.store(sequence, Ordering::Release);
+    }
+
+    pub(crate) fn written_sequence(&self) -> u64 {
+        self.written_sequence.load(Ordering::Acquire)
     }
 
     pub(crate) fn publish_applied(&self, sequence: u64) {
@@ -218,7 +233,11 @@ impl SledLog {
         let db = open_when_released(&config)?;
         let tree = db.open_tree(b"log")?;
         let records = Arc::new(RecordsFile::open(&path)?);
-        let Recovered { state, known } = recovery::recover(&tree, &records)?;
+        let Recovered {
+            state,
+            known,
+            report,
+        } = recovery::recover(&tree, &records)?;
         check::check_tail(&tree, &records)?;
         db.flush()?;
         let (durable_len_watch, _) = watch::channel(state.next_position);
@@ -226,8 +245,10 @@ impl SledLog {
             db,
             tree,
             records,
+            recovery: report,
             durable_len: AtomicU64::new(state.next_position),
             durable_len_watch,
+            written_sequence: AtomicU64::new(0),
             applied_sequence: AtomicU64::new(0),
             counters: Counters::default(),
             failure: Mutex::new(None),
@@ -339,6 +360,7 @@ impl SledLog {
             groups: counters.groups.load(Ordering::Relaxed),
             syncs: counters.syncs.load(Ordering::Relaxed),
             appends_answered: counters.appends_answered.load(Ordering::Relaxed),
+            recovery: self.shared().recovery,
         }
     }
 

@@ -84,6 +84,11 @@ async fn records_the_index_lacks_are_indexed_again_on_open() {
     let (dir, sent) = log_with_lagging_index(root.path()).await;
     let log = SledLog::open(&dir).unwrap();
     assert_eq!(log.len(), 40);
+    let recovery = log.stats().recovery;
+    assert_eq!(
+        (recovery.reindexed_events, recovery.index_rebuilt),
+        (15, false)
+    );
     assert_eq!(log.verify_range(None, None).unwrap().events, 40);
     // concern-0 has the 13 + 8 even appends, concern-1 the 12 + 7 odd ones.
     assert_eq!(log.stream_revision("concern-1").await.unwrap(), Some(18));
@@ -139,6 +144,7 @@ async fn an_index_ahead_of_the_records_is_rebuilt_from_them() {
         .unwrap();
     let log = SledLog::open(&dir).unwrap();
     assert_eq!(log.len(), 25);
+    assert!(log.stats().recovery.index_rebuilt);
     assert_eq!(log.verify_range(None, None).unwrap().events, 25);
     assert_eq!(log.stream_revision("concern-0").await.unwrap(), Some(12));
     assert_eq!(
@@ -188,6 +194,7 @@ async fn a_torn_group_at_the_end_is_cut_off_and_never_seen() {
     let log = SledLog::open(&dir).unwrap();
     assert_eq!(log.len(), 10);
     assert_eq!(records_len(&dir), whole_len, "the torn tail is cut off");
+    assert_eq!(log.stats().recovery.torn_bytes_cut, 108);
     log.append(
         "concern-5",
         ExpectedRevision::NoStream,
