@@ -44,7 +44,7 @@ use tokio::sync::oneshot;
 /// Groups that may wait for the syncer. Bounds memory when the disk is
 /// slow; deep enough that one sync covers every group decided during the
 /// last one.
-const PIPELINE_GROUPS_MAX: usize = 8;
+pub(crate) const PIPELINE_GROUPS_MAX: usize = 8;
 
 /// Groups that may wait for the applier besides the one the writer holds:
 /// none (see the module docs).

@@ -35,6 +35,9 @@ const GROUP_BODY_BYTES_MAX: u64 = 1 << 36;
 #[derive(Debug)]
 pub(crate) struct RecordsFile {
     file: File,
+    /// Whether opening created it (it did not exist).
+    created: bool,
+    path: std::path::PathBuf,
 }
 
 /// What lies at an offset of the file.
@@ -63,7 +66,25 @@ impl RecordsFile {
             file.sync_all()?;
             crate::durability::sync_dir(dir)?;
         }
-        Ok(RecordsFile { file })
+        Ok(RecordsFile {
+            file,
+            created: !existed,
+            path,
+        })
+    }
+
+    /// Whether the file did not exist before it was opened.
+    pub(crate) fn was_created(&self) -> bool {
+        self.created
+    }
+
+    /// Removes the file again if opening created it (the log refuses to
+    /// open, and must find it missing the next time too).
+    pub(crate) fn discard_if_created(&self) -> io::Result<()> {
+        if self.created {
+            std::fs::remove_file(&self.path)?;
+        }
+        Ok(())
     }
 
     /// The file's length in bytes.

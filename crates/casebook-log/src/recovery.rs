@@ -18,11 +18,14 @@
 use crate::error::{LogError, Result};
 use crate::keys::{self, HeadEntry};
 use crate::known::Known;
+use crate::pipeline::PIPELINE_GROUPS_MAX;
 use crate::reader::Reader;
 use crate::record::{decode_stored, GENESIS_HASH};
 use crate::records::{GroupRead, RecordsFile, GROUP_HEADER_BYTES};
 use crate::staging::{Pending, Staging};
+use crate::store::APPEND_EVENTS_MAX;
 use crate::writer::WriterState;
+use crate::writer::GROUP_EVENTS_MAX;
 use std::sync::Arc;
 
 /// The writer's starting point once the indexes hold every whole group.
@@ -64,6 +67,7 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
             (state, known)
         }
         Some(state) => {
+            refuse_a_lost_records_file(records, state.next_position, file_len)?;
             tracing::warn!(
                 indexed_events = state.next_position,
                 "the index holds events the records file lacks (a power cut before their sync; \
@@ -100,6 +104,43 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
         known,
         report,
     })
+}
+
+/// The most events a power cut can take from the records file while the
+/// index keeps them: the groups written but not yet synced, at most the
+/// syncer's queue and the round it is in, each of at most a full group
+/// plus one append.
+const UNSYNCED_EVENTS_MAX: u64 =
+    ((PIPELINE_GROUPS_MAX + 2) * (GROUP_EVENTS_MAX + APPEND_EVENTS_MAX)) as u64;
+
+/// Refuses to rebuild the index from a records file that lost more than a
+/// power cut can take (deleted, or cut short by hand): that is a lost log,
+/// and rebuilding would quietly serve what is left of it.
+fn refuse_a_lost_records_file(records: &RecordsFile, indexed: u64, file_len: u64) -> Result<()> {
+    if records.was_created() {
+        records.discard_if_created()?;
+        return Err(LogError::Invalid(format!(
+            "the index holds {indexed} events but the records file ({}) was missing: \
+             restore it from a backup (or import an export into an empty directory)",
+            crate::records::FILE_NAME
+        )));
+    }
+    let mut in_file = 0;
+    let mut offset = 0;
+    while let GroupRead::Whole(body) = records.group_at(offset, file_len)? {
+        offset += GROUP_HEADER_BYTES + body.len() as u64;
+        in_file += keys::record_block_spans(&body).map_or(0, |spans| spans.len() as u64);
+    }
+    if indexed.saturating_sub(in_file) > UNSYNCED_EVENTS_MAX {
+        return Err(corrupt(
+            in_file,
+            format!(
+                "the records file holds {in_file} events but the index {indexed}: more than \
+                 a power cut can lose; restore the records file from a backup"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a tree in another layout; marks a new one with this layout.

@@ -277,3 +277,22 @@ async fn after_a_reopen_a_repeat_is_checked_against_its_record() {
     );
     assert_eq!(log.len(), 6, "nothing was written");
 }
+
+#[tokio::test]
+async fn a_missing_records_file_stops_start_up_and_stays_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = SledLog::open(dir.path()).unwrap();
+        append_some(&log, 5, "kept").await;
+    }
+    std::fs::remove_file(dir.path().join("records")).unwrap();
+    for _ in 0..2 {
+        match SledLog::open(dir.path()) {
+            Err(LogError::Invalid(message)) => {
+                assert!(message.contains("records file"), "{message}")
+            }
+            other => panic!("expected the open to be refused, got {other:?}"),
+        }
+    }
+    assert!(!dir.path().join("records").exists());
+}
