@@ -85,10 +85,23 @@ impl Known {
                     reason: "the records file ends inside a group the index holds".into(),
                 });
             };
+            let group_offset = offset;
             offset += GROUP_HEADER_BYTES + body.len() as u64;
-            for span in keys::record_block_spans(&body).unwrap_or_default() {
-                if let Some((position, id)) = record::stored_position_and_id(&body[span]) {
-                    ids.insert(id, position);
+            let Some(spans) = keys::record_block_spans(&body) else {
+                // Damage: reads of these records fail loudly and `verify`
+                // names them; their ids cannot be known.
+                tracing::warn!(
+                    group_offset,
+                    "a group of the records file is not framed records"
+                );
+                continue;
+            };
+            for span in spans {
+                match record::stored_position_and_id(&body[span]) {
+                    Some((position, id)) => {
+                        ids.insert(id, position);
+                    }
+                    None => tracing::warn!(group_offset, "a record's id cannot be read"),
                 }
             }
         }

@@ -12,8 +12,10 @@
 //! sled may also hold *more* than the file, after a power cut in which
 //! sled's own writes reached the disk and the last group's did not (nothing
 //! of that group was acknowledged). Then the index is rebuilt from the
-//! records file from scratch. A whole group that does not check out is
-//! damage, not a crash, and stops start-up with a `Corrupt` error.
+//! records file from scratch, unless the file lacks more than a power cut
+//! can take (it is missing, or was cut short by hand): that is a lost log,
+//! and start-up stops. A whole group that does not check out is damage, not
+//! a crash, and stops start-up with a `Corrupt` error.
 
 use crate::error::{LogError, Result};
 use crate::keys::{self, HeadEntry};
@@ -24,8 +26,7 @@ use crate::record::{decode_stored, GENESIS_HASH};
 use crate::records::{GroupRead, RecordsFile, GROUP_HEADER_BYTES};
 use crate::staging::{Pending, Staging};
 use crate::store::APPEND_EVENTS_MAX;
-use crate::writer::WriterState;
-use crate::writer::GROUP_EVENTS_MAX;
+use crate::writer::{WriterState, GROUP_EVENTS_MAX};
 use std::sync::Arc;
 
 /// The writer's starting point once the indexes hold every whole group.

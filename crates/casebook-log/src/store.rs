@@ -1,9 +1,12 @@
-//! [`SledLog`]: the log on an embedded sled database.
+//! [`SledLog`]: the log in its records file, indexed in an embedded sled
+//! database.
 //!
-//! Opening checks the tail of the log and its indexes and refuses to start on
+//! Opening brings the indexes up to the records file ([`crate::recovery`]),
+//! checks the tail of the log and its indexes, and refuses to start on
 //! corruption. Appends go to the group-commit writer ([`crate::writer`]).
-//! Reads go straight to sled, stop at the durable head, and re-check the hash
-//! of every record they return.
+//! Reads find records through sled's indexes, read them from the records
+//! file, stop at the durable head, and re-check the hash of every record
+//! they return.
 
 use crate::check;
 use crate::error::{LogError, Result};
@@ -49,17 +52,17 @@ impl Default for LogOptions {
     }
 }
 
-/// When applied groups are flushed and fsynced. In both modes an append is
+/// When decided groups are written and fsynced. In both modes an append is
 /// answered only after its events are durable; the modes trade the latency
 /// of one append against the number of fsyncs under a steady stream of
 /// appends (a bulk load, an import).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// Sync as soon as a group is applied (the default): the lowest latency;
+    /// Sync as soon as a group is decided (the default): the lowest latency;
     /// concurrent appends still share a sync (group commit).
     #[default]
     Immediate,
-    /// Wait up to this long after the first group applied since the last
+    /// Wait up to this long after the first group decided since the last
     /// sync, gathering the groups that follow, then sync them all at once:
     /// fewer fsyncs, each append waits up to the window longer.
     Batched(std::time::Duration),
@@ -74,7 +77,8 @@ pub struct LogStats {
     pub appended_events: u64,
     /// Group commits that wrote something since the log opened.
     pub groups: u64,
-    /// Flush-and-fsync rounds since the log opened (one may cover several groups).
+    /// Write-and-fsync rounds of the records file since the log opened (one
+    /// may cover several groups).
     pub syncs: u64,
     /// Appends answered (of any outcome) since the log opened.
     pub appends_answered: u64,
