@@ -95,7 +95,7 @@ fn hash_of(secret: &str) -> [u8; 32] {
 impl TokenStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, TokenError> {
-        let db = sled::Config::new().path(dir).open()?;
+        let db = casebook_log::open_sled_when_released(&sled::Config::new().path(dir))?;
         let by_hash = db.open_tree(b"tokens")?;
         let accounts = db.open_tree(b"accounts")?;
         let sessions = db.open_tree(b"sessions")?;

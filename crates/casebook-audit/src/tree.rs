@@ -45,10 +45,10 @@ pub struct MerkleTree {
 impl MerkleTree {
     /// Opens (or creates) the tree in `dir`.
     pub fn open(dir: &Path) -> Result<MerkleTree, AuditError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .flush_every_ms(Some(500))
-            .open()?;
+        // A reopen right after a close can find sled's lock still held
+        // for a moment; wait for it as the log does.
+        let config = sled::Config::new().path(dir).flush_every_ms(Some(500));
+        let db = casebook_log::open_sled_when_released(&config)?;
         let tree = db.open_tree(b"merkle")?;
         if tree.get(FORMAT_KEY)?.as_deref() != Some(&[FORMAT_TILES][..]) {
             if !tree.is_empty() {

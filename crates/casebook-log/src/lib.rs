@@ -57,6 +57,9 @@ pub use record::{
     GENESIS_HASH,
 };
 pub use recovery::RecoveryReport;
-pub use store::{Durability, LogOptions, LogStats, SledLog, APPEND_EVENTS_MAX, APPEND_STREAMS_MAX};
+pub use store::{
+    open_sled_when_released, Durability, LogOptions, LogStats, SledLog, APPEND_EVENTS_MAX,
+    APPEND_STREAMS_MAX,
+};
 pub use subscription::{Subscription, SubscriptionFilter};
 pub use writer::{AppendOutcome, AppendStatus, EventPlace};

@@ -196,7 +196,7 @@ impl Drop for Inner {
     }
 }
 
-/// How long [`open_when_released`] waits for a just-closed log's lock.
+/// How long [`open_sled_when_released`] waits for a just-closed store's lock.
 const REOPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Opens sled, waiting (bounded) while the directory's lock is still held
@@ -204,8 +204,9 @@ const REOPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// its file lock from background I/O tasks a moment after the last handle
 /// goes, so an immediate reopen (a restart, a test's reopen) can find it
 /// still taken. A lock held by another process stays held, and the error
-/// is returned once the wait is over.
-fn open_when_released(config: &sled::Config) -> sled::Result<sled::Db> {
+/// is returned once the wait is over. Public for the other sled stores
+/// that are reopened the same way (the audit's Merkle tree).
+pub fn open_sled_when_released(config: &sled::Config) -> sled::Result<sled::Db> {
     let started = std::time::Instant::now();
     loop {
         match config.open() {
@@ -234,7 +235,7 @@ impl SledLog {
             .cache_capacity(options.cache_capacity_bytes)
             .flush_every_ms(None)
             .mode(sled::Mode::HighThroughput);
-        let db = open_when_released(&config)?;
+        let db = open_sled_when_released(&config)?;
         let tree = db.open_tree(b"log")?;
         let records = Arc::new(RecordsFile::open(&path)?);
         let Recovered {

@@ -249,7 +249,8 @@ impl Projections {
     pub fn open(log: SledLog, data_dir: impl AsRef<Path>, policy: Policy) -> Result<Self> {
         let views_dir = data_dir.as_ref().join(VIEWS_DIR);
         remove_old_storage(&views_dir)?;
-        let db = sled::open(views_dir.join(REGISTRY_DIR))?;
+        let config = sled::Config::new().path(views_dir.join(REGISTRY_DIR));
+        let db = casebook_log::open_sled_when_released(&config)?;
         let registry = Registry::open(&db)?;
         let files = ViewFiles::new(views_dir.join(FILES_DIR));
         files.tidy(&files_kept(&registry, &files)?)?;
