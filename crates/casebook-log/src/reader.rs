@@ -1,9 +1,9 @@
 //! Every read of the log: by position, by stream, by category or event
 //! type, the lazy whole-log walk, and `verify`.
 //!
-//! A [`Reader`] is a view of the index tree and the records file bounded by the durable length at the
-//! moment it was made: it never returns a record the writer has applied but
-//! not yet synced. Every record it returns has been re-checked against its
+//! A [`Reader`] is a view of the index tree and the records file bounded by
+//! the durable length at the moment it was made: it never returns a record
+//! the writer has decided but not yet synced. Every record it returns has been re-checked against its
 //! hash, and every run of records against the chain (each record's
 //! `prev_hash` is the hash of the one before). Faults are `Corrupt` errors
 //! naming the first bad position; nothing damaged is ever served.

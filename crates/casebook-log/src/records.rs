@@ -9,11 +9,12 @@
 //! it durable with one `fdatasync`; only then are the group's appends
 //! answered.
 //!
-//! sled holds the indexes only (stream heads and chunks, event ids,
-//! categories, event types, and where each record block lies in this file).
-//! They are derived from this file and written without waiting for the
-//! disk: when the log opens, every group past the last one sled holds is
-//! read back, checked and indexed again ([`crate::recovery`]).
+//! sled holds the indexes only (stream heads and chunks, categories, event
+//! types, and where each record block lies in this file); the event-id
+//! index lives in memory ([`crate::known`]). All of them are derived from
+//! this file and written without waiting for the disk: when the log opens,
+//! every group past the last one sled holds is read back, checked and
+//! indexed again ([`crate::recovery`]), and the ids are read from the file.
 
 use std::fs::{File, OpenOptions};
 use std::io;
