@@ -7,6 +7,7 @@
 //! naming the position; `verify` checks the rest on demand.
 
 use crate::error::{LogError, Result};
+use crate::heads::StreamHeads;
 use crate::keys::{self, HeadEntry};
 use crate::reader::Reader;
 use crate::record::RecordedEvent;
@@ -28,6 +29,7 @@ fn corrupt(position: u64, reason: impl Into<String>) -> LogError {
 pub(crate) fn check_tail(
     tree: &sled::Tree,
     records: &Arc<RecordsFile>,
+    heads: &StreamHeads,
 ) -> Result<Option<HeadEntry>> {
     let head = match tree.get(keys::META_HEAD)? {
         Some(value) => Some(
@@ -54,6 +56,7 @@ pub(crate) fn check_tail(
     let reader = Reader {
         tree,
         records,
+        heads,
         len: head.position + 1,
     };
     let from = head.position.saturating_sub(OPEN_TAIL_CHECK_EVENTS - 1);

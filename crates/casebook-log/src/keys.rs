@@ -9,20 +9,24 @@
 //! | tag | key                                  | value                                   |
 //! |-----|--------------------------------------|-----------------------------------------|
 //! | `E` | last position in the block           | where the record block lies in the records file: `[u64 offset][u32 length]` |
-//! | `H` | stream                               | last revision, positions of open chunk  |
 //! | `S` | stream, 0x00, chunk number           | positions of a full chunk of revisions  |
 //! | `C` | category, 0x00, last position        | a position block                        |
 //! | `T` | event type, 0x00, last position      | a position block                        |
 //! | `M` | `head`                               | last position, its hash, recorded time  |
 //! | `M` | `format`                             | [`FORMAT`], one byte                    |
 //!
+//! Layout 2 also kept each stream's head (`H` + stream: its last revision
+//! and open chunk); heads now live in memory ([`crate::heads`]), and opening
+//! a layout-2 log drops its `H` keys.
+//!
 //! sled pays per key, so the layout writes as few keys per event as it can:
 //! records are packed into blocks (one key per group commit, or per
 //! [`RECORD_BLOCK_BYTES_MAX`]); a stream's positions live in fixed chunks of
-//! [`STREAM_CHUNK_REVISIONS`] revisions, the last of them inside the stream's
-//! head entry (one key per stream per group); categories and event types are
-//! indexed by position blocks (one key per name per group). No key is
-//! written per event (the event-id index lives in memory: [`crate::known`]).
+//! [`STREAM_CHUNK_REVISIONS`] revisions, written once each when full (the
+//! open one is in the stream's head, in memory: [`crate::heads`]);
+//! categories and event types are indexed by position blocks (one key per
+//! name per group). No key is written per event (the event-id index lives
+//! in memory too: [`crate::known`]).
 //! Every block is keyed by its *last* position,
 //! so the block holding position `p` is the first key at or after `p`: a
 //! forward seek, which sled does fast (its reverse seeks are slow).
@@ -31,24 +35,28 @@ use crate::record::{Hash, Position};
 use std::ops::Range;
 
 pub(crate) const RECORD_BLOCK: u8 = b'E';
-pub(crate) const STREAM_HEAD: u8 = b'H';
+/// The tag of layout 2's stream heads (see the module docs).
+pub(crate) const LAYOUT_2_STREAM_HEAD: u8 = b'H';
 pub(crate) const STREAM_CHUNK: u8 = b'S';
 pub(crate) const CATEGORY: u8 = b'C';
 pub(crate) const EVENT_TYPE: u8 = b'T';
 pub(crate) const META_HEAD: &[u8] = b"Mhead";
 pub(crate) const META_FORMAT: &[u8] = b"Mformat";
 
-/// The layout this code writes: 2 since records moved out of sled into the
-/// records file (a log written in layout 1 kept them in `E` values).
-pub(crate) const FORMAT: u8 = 2;
+/// The layout this code writes: 3 since stream heads moved into memory
+/// (layout 2 kept them in `H` keys; layout 1 kept the records themselves in
+/// `E` values, before the records file).
+pub(crate) const FORMAT: u8 = 3;
+/// The layout before this one, which opening upgrades.
+pub(crate) const FORMAT_2: u8 = 2;
 
 /// Most bytes of records packed into one block before a new one starts.
 /// Keeps sled's nodes well below the size at which it writes blob files.
 pub(crate) const RECORD_BLOCK_BYTES_MAX: usize = 64 * 1024;
 /// Most records in one block, so a point read walks a short list.
 pub(crate) const RECORD_BLOCK_RECORDS_MAX: usize = 256;
-/// Revisions per stream chunk: the head entry rewritten on every append to
-/// a stream holds at most this many positions (1 KiB).
+/// Revisions per stream chunk: a stream's head in memory holds at most this
+/// many positions (1 KiB), and each full chunk is one sled key.
 pub(crate) const STREAM_CHUNK_REVISIONS: u64 = 128;
 /// Most positions in one category or event-type block (4 KiB).
 pub(crate) const INDEX_BLOCK_POSITIONS_MAX: usize = 512;
@@ -73,13 +81,6 @@ pub(crate) fn named_prefix(tag: u8, name: &str) -> Vec<u8> {
 pub(crate) fn named_number(tag: u8, name: &str, number: u64) -> Vec<u8> {
     let mut key = named_prefix(tag, name);
     key.extend_from_slice(&number.to_be_bytes());
-    key
-}
-
-pub(crate) fn stream_head(stream: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(stream.len() + 1);
-    key.push(STREAM_HEAD);
-    key.extend_from_slice(stream.as_bytes());
     key
 }
 
@@ -158,31 +159,12 @@ pub(crate) fn chunk_of(revision: u64) -> u64 {
     revision / STREAM_CHUNK_REVISIONS
 }
 
-/// A stream's head entry: its last revision and the positions of every
-/// revision of the last chunk, up to and including the last revision.
+/// A stream's head: its last revision and the positions of every revision
+/// of its last chunk, up to and including the last revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StreamHead {
     pub last_revision: u64,
     pub open_chunk: Vec<Position>,
-}
-
-impl StreamHead {
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut value = self.last_revision.to_be_bytes().to_vec();
-        value.extend(positions_value(&self.open_chunk));
-        value
-    }
-
-    /// Parses and checks that the open chunk has one position per revision.
-    pub(crate) fn decode(value: &[u8]) -> Option<StreamHead> {
-        let last_revision = u64::from_be_bytes(value.get(..8)?.try_into().ok()?);
-        let open_chunk = parse_positions(&value[8..])?;
-        let expected = last_revision % STREAM_CHUNK_REVISIONS + 1;
-        (open_chunk.len() as u64 == expected).then_some(StreamHead {
-            last_revision,
-            open_chunk,
-        })
-    }
 }
 
 /// Where an event id was stored and what it contained (the writer's
@@ -242,20 +224,6 @@ mod tests {
             "a cut block is refused"
         );
         assert_eq!(record_block_spans(&[]), None);
-    }
-
-    #[test]
-    fn stream_heads_round_trip_and_check_their_chunk() {
-        let head = StreamHead {
-            last_revision: 130,
-            open_chunk: vec![7, 9, 12],
-        };
-        assert_eq!(StreamHead::decode(&head.encode()), Some(head));
-        let wrong = StreamHead {
-            last_revision: 3,
-            open_chunk: vec![7, 9],
-        };
-        assert_eq!(StreamHead::decode(&wrong.encode()), None);
     }
 
     #[test]

@@ -17,10 +17,11 @@
 //! - `keys`: how the indexes are laid out in one sled tree.
 //! - `writer`: group commit: the writer thread that decides each group.
 //! - `pipeline`: the applier and syncer threads behind the writer.
-//! - `known`: what the writer remembers (an event-id filter, recent stream
-//!   heads) so that deciding seldom reads sled.
+//! - `known`: the event-id index, in memory, so that deciding an append
+//!   seldom reads sled.
+//! - `heads`: every stream's head (last revision, open chunk), in memory.
 //! - `staging`: one group's decisions, turned into the group's bytes and
-//!   one sled batch of index entries.
+//!   its index entries.
 //! - `recovery`: on open, indexes what sled lacks of the records file.
 //! - `durability`: making a new file's directory entry durable.
 //! - `reader`: every read, the whole-log walk, and `verify`.
@@ -36,6 +37,7 @@ pub mod conformance;
 mod durability;
 mod error;
 pub mod event_store;
+mod heads;
 mod keys;
 mod known;
 mod pipeline;

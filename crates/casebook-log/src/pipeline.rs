@@ -14,15 +14,14 @@
 //! new durable length and answers the callers. Groups move through both
 //! stages in order, so answers go out in commit order.
 //!
-//! The writer hands a group to the applier only when the applier takes it
-//! (a rendezvous): while the applier writes one group, the writer holds the
-//! next, and every append that arrives meanwhile waits in the request queue
-//! and joins one larger group, instead of the writer deciding many small
-//! groups that queue behind the applier (each `apply_batch` costs about as
-//! much for one append as for ten). The queue to the syncer holds at most
-//! [`PIPELINE_GROUPS_MAX`] groups, which one sync covers together; a slow
-//! disk holds back the writer and, through the request queue, the
-//! appenders.
+//! The applier indexes every written group it holds with one
+//! `apply_batch`: each `apply_batch` costs about as much for one group as
+//! for ten (sled writes its buffer out around every batch, a disk write that
+//! the records file's sync then queues behind), so the writer never waits
+//! for the applier and decides each group as soon as its appends arrive.
+//! The queues to both stages hold at most [`PIPELINE_GROUPS_MAX`] groups,
+//! which one sync and one apply cover together; a slow disk holds back the
+//! writer and, through the request queue, the appenders.
 //!
 //! In [`Durability::Batched`] the syncer lingers for a window after the
 //! first group it receives, so that one sync covers every group decided in
@@ -32,8 +31,10 @@
 //! decided assuming it would land, so they are all refused.
 
 use crate::error::{LogError, Result};
+use crate::staging::{index_groups, IndexEntries};
 use crate::store::{Durability, Shared};
 use crate::writer::AppendOutcome;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, OnceLock};
@@ -45,10 +46,6 @@ use tokio::sync::oneshot;
 /// slow; deep enough that one sync covers every group decided during the
 /// last one.
 pub(crate) const PIPELINE_GROUPS_MAX: usize = 8;
-
-/// Groups that may wait for the applier besides the one the writer holds:
-/// none (see the module docs).
-const APPLIER_QUEUE_GROUPS: usize = 0;
 
 /// How long a stage sleeps at most between checks that the other one has
 /// caught up (it is woken as soon as it has).
@@ -82,7 +79,7 @@ pub(crate) struct GroupJob {
 
 /// The applier and syncer threads and the queues into them.
 pub(crate) struct Pipeline {
-    to_applier: SyncSender<(u64, sled::Batch)>,
+    to_applier: SyncSender<(u64, IndexEntries)>,
     to_syncer: SyncSender<GroupJob>,
     applier: JoinHandle<()>,
     syncer: JoinHandle<()>,
@@ -91,7 +88,7 @@ pub(crate) struct Pipeline {
 impl Pipeline {
     /// Starts both stages; `None` (with the log failed) if a thread cannot start.
     pub fn start(shared: &Arc<Shared>, durability: Durability) -> Option<Pipeline> {
-        let (to_applier, applier_jobs) = std::sync::mpsc::sync_channel(APPLIER_QUEUE_GROUPS);
+        let (to_applier, applier_jobs) = std::sync::mpsc::sync_channel(PIPELINE_GROUPS_MAX);
         let (to_syncer, syncer_jobs) = std::sync::mpsc::sync_channel(PIPELINE_GROUPS_MAX);
         let syncer_thread = Arc::new(OnceLock::new());
         let applier_shared = Arc::clone(shared);
@@ -125,15 +122,15 @@ impl Pipeline {
         }
     }
 
-    /// Hands a group to the syncer and its index batch to the applier;
+    /// Hands a group to the syncer and its index entries to the applier;
     /// `false` if the pipeline has stopped.
-    pub fn submit(&self, job: GroupJob, batch: Option<sled::Batch>) -> bool {
+    pub fn submit(&self, job: GroupJob, entries: Option<IndexEntries>) -> bool {
         let sequence = job.written.as_ref().map(|written| written.sequence);
         if self.to_syncer.send(job).is_err() {
             return false;
         }
-        match (sequence, batch) {
-            (Some(sequence), Some(batch)) => self.to_applier.send((sequence, batch)).is_ok(),
+        match (sequence, entries) {
+            (Some(sequence), Some(entries)) => self.to_applier.send((sequence, entries)).is_ok(),
             _ => true,
         }
     }
@@ -156,18 +153,45 @@ fn refuse(answers: Vec<Answer>, reason: &str) {
     }
 }
 
-/// Applies each group's index batch to sled, in order, and wakes the syncer.
-fn run_applier(shared: &Shared, jobs: &Receiver<(u64, sled::Batch)>, syncer: &OnceLock<Thread>) {
-    while let Ok((sequence, batch)) = jobs.recv() {
-        wait_for(shared, Shared::written_sequence, sequence);
+/// Applies the groups' index entries to sled in order, every written group
+/// it holds in one batch, and wakes the syncer after each batch.
+fn run_applier(shared: &Shared, jobs: &Receiver<(u64, IndexEntries)>, syncer: &OnceLock<Thread>) {
+    let mut held = VecDeque::new();
+    loop {
+        if held.is_empty() {
+            match jobs.recv() {
+                Ok(job) => held.push_back(job),
+                Err(_) => return,
+            }
+        }
+        held.extend(jobs.try_iter());
+        let Some(&(first, _)) = held.front() else {
+            continue;
+        };
+        wait_for(shared, Shared::written_sequence, first);
+        let written = shared.written_sequence();
+        let mut groups = Vec::new();
+        let mut last = first;
+        while held
+            .front()
+            .is_some_and(|(sequence, _)| *sequence <= written)
+        {
+            if let Some((sequence, entries)) = held.pop_front() {
+                groups.push(entries);
+                last = sequence;
+            }
+        }
         if shared.failure().is_none() {
-            match shared.tree.apply_batch(batch) {
-                Ok(()) => shared.publish_applied(sequence),
+            match index_groups(&shared.tree, &shared.heads, groups) {
+                Ok(()) => shared.publish_applied(last),
                 Err(err) => {
                     tracing::error!(error = %err, "indexing a group failed; the log stops accepting appends");
                     shared.fail(err.to_string());
                 }
             }
+        } else {
+            // The log has failed: nothing more is indexed or answered.
+            held.clear();
         }
         if let Some(syncer) = syncer.get() {
             syncer.unpark();

@@ -10,13 +10,13 @@
 
 use crate::error::{LogError, Result};
 use crate::event_store::{Direction, VerifyReport, READ_PAGE_EVENTS_MAX};
+use crate::heads::StreamHeads;
 use crate::keys::{self, StreamHead};
 use crate::read_ahead::{ReadAhead, READ_AHEAD_MIN_EVENTS};
 use crate::record::{
     check_stored, decode_checked, decode_stored, Hash, Position, RecordedEvent, GENESIS_HASH,
 };
 use crate::records::RecordsFile;
-use crate::staging::read_stream_head;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -35,6 +35,8 @@ pub(crate) struct Reader<'a> {
     pub tree: &'a sled::Tree,
     /// Where the records themselves are.
     pub records: &'a Arc<RecordsFile>,
+    /// Every stream's head; positions in them past `len` are skipped.
+    pub heads: &'a StreamHeads,
     /// Records at positions `0..len` are durable; nothing past is read.
     pub len: u64,
 }
@@ -247,7 +249,7 @@ impl<'a> Reader<'a> {
         from: Option<u64>,
         max: usize,
     ) -> Result<Vec<(u64, Position)>> {
-        let Some(head) = read_stream_head(self.tree, stream)? else {
+        let Some(head) = self.heads.get(stream) else {
             return Ok(Vec::new());
         };
         let mut chunks = ChunkCache::new(self.tree, stream, &head);
@@ -321,7 +323,7 @@ impl<'a> Reader<'a> {
         revision: u64,
         position: Position,
     ) -> Result<bool> {
-        let Some(head) = read_stream_head(self.tree, stream)? else {
+        let Some(head) = self.heads.get(stream) else {
             return Ok(false);
         };
         if revision > head.last_revision {

@@ -414,16 +414,38 @@ pub(crate) struct StoredHeader {
     pub hash: Hash,
 }
 
-/// A stored record's position and event id, read from their fixed places
-/// without checking anything (what the id index is built from on open; the
-/// records are checked when they are read).
-pub(crate) fn stored_position_and_id(stored: &[u8]) -> Option<(Position, Uuid)> {
+/// What the open pass reads of a stored record: enough to index it.
+pub(crate) struct StoredIdentity<'a> {
+    pub position: Position,
+    pub revision: u64,
+    pub id: Uuid,
+    pub stream: &'a str,
+}
+
+/// A stored record's position, revision, event id and stream, read from
+/// their places without checking the hash (what the id index and the stream
+/// heads are built from on open; the records are checked when read).
+pub(crate) fn stored_identity(stored: &[u8]) -> Option<StoredIdentity<'_>> {
     if stored.first() != Some(&RECORD_FORMAT_V1) {
         return None;
     }
-    let position = u64::from_be_bytes(stored.get(1..9)?.try_into().ok()?);
-    let id = Uuid::from_slice(stored.get(17..33)?).ok()?;
-    Some((position, id))
+    let mut reader = Reader {
+        bytes: stored,
+        offset: 1,
+        position: 0,
+    };
+    let position = reader.u64().ok()?;
+    let revision = reader.u64().ok()?;
+    let id = Uuid::from_bytes(reader.array::<16>().ok()?);
+    // recorded_at, occurred_at, schema version
+    reader.take(8 + 8 + 4).ok()?;
+    let stream = reader.short_str_ref().ok()?;
+    Some(StoredIdentity {
+        position,
+        revision,
+        id,
+        stream,
+    })
 }
 
 /// Checks a stored record against its own hash, without decoding it fully.
@@ -575,9 +597,13 @@ impl<'a> Reader<'a> {
     }
 
     fn short_str(&mut self) -> Result<String> {
+        self.short_str_ref().map(str::to_owned)
+    }
+
+    fn short_str_ref(&mut self) -> Result<&'a str> {
         let len = u16::from_be_bytes(self.array()?) as usize;
         let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| self.corrupt("text is not UTF-8"))
+        std::str::from_utf8(bytes).map_err(|_| self.corrupt("text is not UTF-8"))
     }
 
     fn optional_uuid(&mut self) -> Result<Option<Uuid>> {
@@ -612,6 +638,26 @@ mod tests {
             42,
             Utc.timestamp_micros(1_700_000_100_000_000).unwrap(),
         )
+    }
+
+    #[test]
+    fn the_identity_of_a_stored_record_is_read_without_decoding_it() {
+        let mut record = sample();
+        let stored = seal(&mut record, [5; 32]);
+        let identity = stored_identity(&stored).unwrap();
+        assert_eq!(
+            (
+                identity.position,
+                identity.revision,
+                identity.id,
+                identity.stream
+            ),
+            (42, 3, Uuid::from_u128(7), "concern-1")
+        );
+        assert!(
+            stored_identity(&stored[..40]).is_none(),
+            "a cut record has none"
+        );
     }
 
     #[test]

@@ -18,13 +18,14 @@
 //! a crash, and stops start-up with a `Corrupt` error.
 
 use crate::error::{LogError, Result};
+use crate::heads::StreamHeads;
 use crate::keys::{self, HeadEntry};
 use crate::known::Known;
 use crate::pipeline::PIPELINE_GROUPS_MAX;
 use crate::reader::Reader;
 use crate::record::{decode_stored, GENESIS_HASH};
 use crate::records::{GroupRead, RecordsFile, GROUP_HEADER_BYTES};
-use crate::staging::{Pending, Staging};
+use crate::staging::{index_groups, Pending, Staging};
 use crate::store::APPEND_EVENTS_MAX;
 use crate::writer::{WriterState, GROUP_EVENTS_MAX};
 use std::sync::Arc;
@@ -33,6 +34,8 @@ use std::sync::Arc;
 pub(crate) struct Recovered {
     pub state: WriterState,
     pub known: Known,
+    /// Every stream's head, as indexed.
+    pub heads: StreamHeads,
     /// What the recovery did, for [`crate::LogStats`].
     pub report: RecoveryReport,
 }
@@ -62,10 +65,10 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
     check_format(tree)?;
     let file_len = records.len()?;
     let mut report = RecoveryReport::default();
-    let (mut state, mut known) = match indexed_state(tree)? {
+    let (mut state, mut known, heads) = match indexed_state(tree)? {
         Some(state) if state.records_end <= file_len => {
-            let known = Known::load(tree, records, state.records_end, state.next_position)?;
-            (state, known)
+            let (known, heads) = Known::load(records, state.records_end, state.next_position)?;
+            (state, known, heads)
         }
         Some(state) => {
             refuse_a_lost_records_file(records, state.next_position, file_len)?;
@@ -77,13 +80,19 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
             tree.clear()?;
             tree.insert(keys::META_FORMAT, &[keys::FORMAT])?;
             report.index_rebuilt = true;
-            (empty_state(), Known::empty())
+            (empty_state(), Known::empty(), StreamHeads::default())
         }
-        None => (empty_state(), Known::empty()),
+        None => (empty_state(), Known::empty(), StreamHeads::default()),
     };
     let indexed = state.next_position;
     while let GroupRead::Whole(body) = records.group_at(state.records_end, file_len)? {
-        replay_group(tree, records, &mut state, &mut known, &body)?;
+        let log = Reader {
+            tree,
+            records,
+            heads: &heads,
+            len: state.next_position,
+        };
+        replay_group(log, &mut state, &mut known, &body)?;
     }
     report.reindexed_events = state.next_position - indexed;
     if state.next_position > indexed {
@@ -103,6 +112,7 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
     Ok(Recovered {
         state,
         known,
+        heads,
         report,
     })
 }
@@ -144,10 +154,12 @@ fn refuse_a_lost_records_file(records: &RecordsFile, indexed: u64, file_len: u64
     Ok(())
 }
 
-/// Refuses a tree in another layout; marks a new one with this layout.
+/// Refuses a tree in a layout this code does not read, upgrades one in
+/// layout 2, and marks a new one with this layout.
 fn check_format(tree: &sled::Tree) -> Result<()> {
     match tree.get(keys::META_FORMAT)? {
         Some(format) if format.as_ref() == [keys::FORMAT] => Ok(()),
+        Some(format) if format.as_ref() == [keys::FORMAT_2] => upgrade_from_layout_2(tree),
         Some(format) => Err(LogError::Invalid(format!(
             "this log is in layout {format:?}, which this casebook does not read (it reads layout {})",
             keys::FORMAT
@@ -163,6 +175,23 @@ fn check_format(tree: &sled::Tree) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Layout 2 differs only by its stream heads in sled (`H` keys): heads
+/// are now built from the records file on every open, so they are dropped.
+fn upgrade_from_layout_2(tree: &sled::Tree) -> Result<()> {
+    let mut dropped = 0u64;
+    for key in tree.scan_prefix([keys::LAYOUT_2_STREAM_HEAD]).keys() {
+        tree.remove(key?)?;
+        dropped += 1;
+    }
+    tree.insert(keys::META_FORMAT, &[keys::FORMAT])?;
+    tree.flush()?;
+    tracing::info!(
+        dropped,
+        "upgraded the log's index from layout 2: stream heads now live in memory"
+    );
+    Ok(())
 }
 
 fn empty_state() -> WriterState {
@@ -194,10 +223,9 @@ fn indexed_state(tree: &sled::Tree) -> Result<Option<WriterState>> {
     }))
 }
 
-/// Checks one whole group against the log so far and indexes it.
+/// Checks one whole group against the log so far (`log`) and indexes it.
 fn replay_group(
-    tree: &sled::Tree,
-    records: &Arc<RecordsFile>,
+    log: Reader<'_>,
     state: &mut WriterState,
     known: &mut Known,
     body: &[u8],
@@ -207,11 +235,6 @@ fn replay_group(
         .ok_or_else(|| corrupt(first, "a group in the records file is not framed records"))?;
     let pending = Pending::default();
     let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-    let log = Reader {
-        tree,
-        records,
-        len: first,
-    };
     let mut staging = Staging::new(log, &pending, known, *state, epoch);
     staging.keep_recorded_micros(state.last_recorded_micros);
     for (index, span) in spans.into_iter().enumerate() {
@@ -225,7 +248,7 @@ fn replay_group(
             "a group in the records file differs from what its records stage to",
         ));
     }
-    tree.apply_batch(finished.batch)?;
+    index_groups(log.tree, log.heads, [finished.entries])?;
     known.remember(&finished.overlay);
     *state = finished.state;
     Ok(())

@@ -6,9 +6,10 @@
 //! ids live in overlays here), so two appends in one group see each other.
 //! A refused append stages nothing. `finish` adds the per-group keys (where
 //! each record block lies in the records file, stream heads, index blocks,
-//! the log head) and hands back the group's bytes and the batch.
+//! the log head) and hands back the group's bytes and its index entries.
 
 use crate::error::{LogError, Result};
+use crate::heads::StreamHeads;
 use crate::keys::{self, HeadEntry, IdEntry, StreamHead};
 use crate::known::Known;
 use crate::reader::Reader;
@@ -39,11 +40,6 @@ impl PendingGroup {
     /// The ids the group staged, with their positions.
     pub(crate) fn ids(&self) -> impl Iterator<Item = (&Uuid, Position)> {
         self.ids.iter().map(|(id, entry)| (id, entry.position))
-    }
-
-    /// The streams whose heads the group changed, with the new heads.
-    pub(crate) fn heads(&self) -> impl Iterator<Item = (&String, &StreamHead)> {
-        self.heads.iter()
     }
 }
 
@@ -79,19 +75,56 @@ impl Pending {
     }
 }
 
+/// One group's index entries: its sled entries, in the order they were
+/// staged, and the stream heads it changed. Groups are indexed alone or
+/// several at once ([`index_groups`]); a later group's entry for the same
+/// key, or head for the same stream, wins.
+#[derive(Debug, Default)]
+pub(crate) struct IndexEntries {
+    entries: Vec<(sled::IVec, sled::IVec)>,
+    heads: Vec<(String, StreamHead)>,
+}
+
+impl IndexEntries {
+    fn insert(&mut self, key: impl Into<sled::IVec>, value: impl Into<sled::IVec>) {
+        self.entries.push((key.into(), value.into()));
+    }
+}
+
+/// Indexes groups, oldest first: their sled entries as one atomic batch,
+/// then their stream heads (after the batch, so that a reader who finds a
+/// head finds the full chunks before it in sled).
+pub(crate) fn index_groups(
+    tree: &sled::Tree,
+    heads: &StreamHeads,
+    groups: impl IntoIterator<Item = IndexEntries>,
+) -> Result<()> {
+    let mut batch = sled::Batch::default();
+    let mut changed = Vec::new();
+    for group in groups {
+        for (key, value) in group.entries {
+            batch.insert(key, value);
+        }
+        changed.extend(group.heads);
+    }
+    tree.apply_batch(batch)?;
+    heads.update(changed);
+    Ok(())
+}
+
 /// A decided group: see [`Staging::finish`].
 pub(crate) struct FinishedGroup {
     /// The group as it goes into the records file.
     pub bytes: Vec<u8>,
     /// Its index entries, for sled.
-    pub batch: sled::Batch,
+    pub entries: IndexEntries,
     /// The writer's state once the group is in the log.
     pub state: WriterState,
     /// What the group changes, for the groups decided after it.
     pub overlay: PendingGroup,
 }
 
-/// One group's decisions so far: the sled batch and what it changes.
+/// One group's decisions so far: its index entries and what it changes.
 pub(crate) struct Staging<'a> {
     /// The log as far as it is durable and indexed: where a repeated id's
     /// record is read from.
@@ -100,7 +133,7 @@ pub(crate) struct Staging<'a> {
     pending: &'a Pending,
     /// What the writer remembers of every group decided before this one.
     known: &'a Known,
-    batch: sled::Batch,
+    entries: IndexEntries,
     state: WriterState,
     recorded_at: DateTime<Utc>,
     /// Streams touched by this group, with their head as staged
@@ -137,7 +170,7 @@ impl<'a> Staging<'a> {
             log,
             pending,
             known,
-            batch: sled::Batch::default(),
+            entries: IndexEntries::default(),
             state,
             recorded_at,
             heads: HashMap::new(),
@@ -161,7 +194,7 @@ impl<'a> Staging<'a> {
         self.staged_events > 0
     }
 
-    /// The group's bytes for the records file, the index batch to apply,
+    /// The group's bytes for the records file, the index entries to apply,
     /// the writer state once it is durable, and what the group changes (for
     /// the groups decided before sled holds it).
     pub(crate) fn finish(mut self) -> FinishedGroup {
@@ -171,14 +204,14 @@ impl<'a> Staging<'a> {
         let mut changed = HashMap::new();
         for stream in &self.changed_heads {
             if let Some(Some(head)) = self.heads.get(stream) {
-                self.batch.insert(keys::stream_head(stream), head.encode());
+                self.entries.heads.push((stream.clone(), head.clone()));
                 changed.insert(stream.clone(), head.clone());
             }
         }
         for ((tag, name), positions) in &self.index_blocks {
             for block in positions.chunks(keys::INDEX_BLOCK_POSITIONS_MAX) {
                 let last = block.last().copied().unwrap_or_default();
-                self.batch.insert(
+                self.entries.insert(
                     keys::named_number(*tag, name, last),
                     keys::positions_value(block),
                 );
@@ -189,7 +222,7 @@ impl<'a> Staging<'a> {
             hash: self.state.last_hash,
             recorded_at_micros: self.state.last_recorded_micros,
         };
-        self.batch
+        self.entries
             .insert(keys::META_HEAD, &keys::head_entry(&head)[..]);
         let overlay = PendingGroup {
             len_after: self.state.next_position,
@@ -198,7 +231,7 @@ impl<'a> Staging<'a> {
         };
         FinishedGroup {
             bytes: self.group_bytes,
-            batch: self.batch,
+            entries: self.entries,
             state: self.state,
             overlay,
         }
@@ -348,17 +381,14 @@ impl<'a> Staging<'a> {
         })
     }
 
-    /// The stream's head as staged, loading it from the tree on first use.
+    /// The stream's head as staged, looked up on first use (in the groups
+    /// still pending, then in the indexed heads).
     fn stream_head(&mut self, stream: &str) -> Result<Option<&StreamHead>> {
         if !self.heads.contains_key(stream) {
-            let remembered = self
-                .known
-                .head(stream)
-                .or_else(|| self.pending.head(stream));
-            let head = match remembered {
+            // The groups still pending are newer than what is indexed.
+            let head = match self.pending.head(stream) {
                 Some(head) => Some(head.clone()),
-                None if !self.known.may_hold_stream(stream) => None,
-                None => read_stream_head(self.log.tree, stream)?,
+                None => self.log.heads.get(stream),
             };
             self.heads.insert(stream.to_owned(), head);
         }
@@ -422,7 +452,7 @@ impl<'a> Staging<'a> {
         open_chunk.push(position);
         if open_chunk.len() as u64 == keys::STREAM_CHUNK_REVISIONS {
             let key = keys::named_number(keys::STREAM_CHUNK, stream, keys::chunk_of(revision));
-            self.batch.insert(key, keys::positions_value(&open_chunk));
+            self.entries.insert(key, keys::positions_value(&open_chunk));
         }
         StreamHead {
             last_revision: revision,
@@ -451,7 +481,7 @@ impl<'a> Staging<'a> {
         let location = keys::block_location(offset, self.open_block.len());
         self.group_bytes.extend_from_slice(&self.open_block);
         self.open_block.clear();
-        self.batch
+        self.entries
             .insert(&keys::record_block(self.open_block_last)[..], &location[..]);
         self.open_block_records = 0;
     }
@@ -472,17 +502,4 @@ fn prepare_again(record: &RecordedEvent) -> Result<PreparedEvent> {
         metadata: record.metadata.clone(),
     };
     PreparedEvent::new(&record.stream, event)
-}
-
-/// A stream's head as stored (durable or not), or `None` if it has no events.
-pub(crate) fn read_stream_head(tree: &sled::Tree, stream: &str) -> Result<Option<StreamHead>> {
-    match tree.get(keys::stream_head(stream))? {
-        None => Ok(None),
-        Some(value) => StreamHead::decode(&value)
-            .map(Some)
-            .ok_or_else(|| LogError::Corrupt {
-                position: 0,
-                reason: format!("head entry of stream {stream} is malformed"),
-            }),
-    }
 }

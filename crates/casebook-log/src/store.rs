@@ -11,6 +11,7 @@
 use crate::check;
 use crate::error::{LogError, Result};
 use crate::event_store::{Direction, EventStore, VerifyReport};
+use crate::heads::StreamHeads;
 use crate::keys;
 use crate::known::Known;
 use crate::reader::{AllIter, Reader};
@@ -19,7 +20,7 @@ use crate::record::{
 };
 use crate::records::RecordsFile;
 use crate::recovery::{self, Recovered, RecoveryReport};
-use crate::staging::{FinishedGroup, Pending, Staging};
+use crate::staging::{index_groups, FinishedGroup, Pending, Staging};
 use crate::writer::{self, AppendOutcome, AppendRequest, PreparedPart, WriterState};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -82,6 +83,8 @@ pub struct LogStats {
     pub syncs: u64,
     /// Appends answered (of any outcome) since the log opened.
     pub appends_answered: u64,
+    /// Streams in the log (indexed; each holds its head in memory).
+    pub streams: u64,
     /// What opening the log did to bring its index up to its records.
     pub recovery: RecoveryReport,
 }
@@ -103,6 +106,8 @@ pub(crate) struct Shared {
     pub tree: sled::Tree,
     /// The records ([`crate::records`]).
     pub records: Arc<RecordsFile>,
+    /// Every stream's head ([`crate::heads`]).
+    pub heads: StreamHeads,
     /// What opening the log did.
     recovery: RecoveryReport,
     /// Number of durable events; readers never look at positions past it.
@@ -241,15 +246,17 @@ impl SledLog {
         let Recovered {
             state,
             known,
+            heads,
             report,
         } = recovery::recover(&tree, &records)?;
-        check::check_tail(&tree, &records)?;
+        check::check_tail(&tree, &records, &heads)?;
         db.flush()?;
         let (durable_len_watch, _) = watch::channel(state.next_position);
         let shared = Arc::new(Shared {
             db,
             tree,
             records,
+            heads,
             recovery: report,
             durable_len: AtomicU64::new(state.next_position),
             durable_len_watch,
@@ -365,6 +372,7 @@ impl SledLog {
             groups: counters.groups.load(Ordering::Relaxed),
             syncs: counters.syncs.load(Ordering::Relaxed),
             appends_answered: counters.appends_answered.load(Ordering::Relaxed),
+            streams: self.shared().heads.len() as u64,
             recovery: self.shared().recovery,
         }
     }
@@ -379,6 +387,7 @@ impl SledLog {
         Reader {
             tree: &self.shared().tree,
             records: &self.shared().records,
+            heads: &self.shared().heads,
             len: self.len(),
         }
     }
@@ -438,6 +447,7 @@ fn restore_into(
     let file = Arc::new(RecordsFile::open(dir)?);
     let pending = Pending::default();
     let mut known = Known::empty();
+    let heads = StreamHeads::default();
     let mut state = WriterState {
         next_position: 0,
         last_hash: GENESIS_HASH,
@@ -448,6 +458,7 @@ fn restore_into(
     let log = |len| Reader {
         tree: &tree,
         records: &file,
+        heads: &heads,
         len,
     };
     let mut staging = Staging::new(log(0), &pending, &known, state, epoch);
@@ -457,7 +468,7 @@ fn restore_into(
         staged += 1;
         if staged == RESTORE_BATCH_EVENTS {
             let finished = staging.finish();
-            state = write_restored(&tree, &file, &mut known, state, finished)?;
+            state = write_restored(&tree, &file, &heads, &mut known, state, finished)?;
             staging = Staging::new(log(state.next_position), &pending, &known, state, epoch);
             staging.keep_recorded_micros(state.last_recorded_micros);
             staged = 0;
@@ -465,7 +476,7 @@ fn restore_into(
     }
     if staged > 0 {
         let finished = staging.finish();
-        state = write_restored(&tree, &file, &mut known, state, finished)?;
+        state = write_restored(&tree, &file, &heads, &mut known, state, finished)?;
     }
     db.flush()?;
     Ok(state.next_position)
@@ -475,12 +486,13 @@ fn restore_into(
 fn write_restored(
     tree: &sled::Tree,
     file: &RecordsFile,
+    heads: &StreamHeads,
     known: &mut Known,
     state: WriterState,
     finished: FinishedGroup,
 ) -> Result<WriterState> {
     file.write_durably(state.records_end, &finished.bytes)?;
-    tree.apply_batch(finished.batch)?;
+    index_groups(tree, heads, [finished.entries])?;
     known.remember(&finished.overlay);
     Ok(finished.state)
 }

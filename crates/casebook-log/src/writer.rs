@@ -19,7 +19,7 @@ use crate::known::Known;
 use crate::pipeline::{GroupJob, Pipeline, WrittenGroup};
 use crate::reader::Reader;
 use crate::record::{truncate_to_micros, ExpectedRevision, Hash, Position, PreparedEvent};
-use crate::staging::{Pending, PendingGroup, Staging};
+use crate::staging::{IndexEntries, Pending, PendingGroup, Staging};
 use crate::store::{Durability, Shared};
 use chrono::{DateTime, TimeZone, Utc};
 use std::sync::Arc;
@@ -152,12 +152,12 @@ pub(crate) fn run(
         pending.prune(shared.durable_len());
         let (job, index) =
             decide_group(&shared, &pending, &known, &mut state, group, &mut sequence);
-        let batch = index.map(|(batch, overlay)| {
+        let entries = index.map(|(entries, overlay)| {
             known.remember(&overlay);
             pending.push(overlay);
-            batch
+            entries
         });
-        if !pipeline.submit(job, batch) {
+        if !pipeline.submit(job, entries) {
             break;
         }
     }
@@ -209,11 +209,12 @@ fn decide_group(
     state: &mut WriterState,
     group: Vec<AppendRequest>,
     sequence: &mut u64,
-) -> (GroupJob, Option<(sled::Batch, PendingGroup)>) {
+) -> (GroupJob, Option<(IndexEntries, PendingGroup)>) {
     let recorded_at = next_recorded_at(state.last_recorded_micros);
     let log = Reader {
         tree: &shared.tree,
         records: &shared.records,
+        heads: &shared.heads,
         len: shared.durable_len(),
     };
     let mut staging = Staging::new(log, pending, known, *state, recorded_at);
@@ -243,7 +244,7 @@ fn decide_group(
         answers,
         len_after: state.next_position,
     };
-    (job, Some((finished.batch, finished.overlay)))
+    (job, Some((finished.entries, finished.overlay)))
 }
 
 /// Server time for a group: now, but never earlier than the last group's.

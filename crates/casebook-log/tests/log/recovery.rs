@@ -296,3 +296,107 @@ async fn a_missing_records_file_stops_start_up_and_stays_missing() {
     }
     assert!(!dir.path().join("records").exists());
 }
+
+#[tokio::test]
+async fn streams_longer_than_a_chunk_read_the_same_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut placed = Vec::new();
+    {
+        let log = SledLog::open(dir.path()).unwrap();
+        for i in 0..43 {
+            let events = (0..7)
+                .map(|j| sample_event(&format!("long{i}-{j}")))
+                .collect();
+            let outcome = log
+                .append("concern-long", ExpectedRevision::Any, events)
+                .await
+                .unwrap();
+            placed.extend(outcome.events.iter().map(|e| (e.revision, e.position)));
+            log.append(
+                "concern-short",
+                ExpectedRevision::Any,
+                vec![sample_event(&format!("short{i}"))],
+            )
+            .await
+            .unwrap();
+        }
+    }
+    assert_eq!(placed.len(), 301);
+    let log = SledLog::open(dir.path()).unwrap();
+    assert_eq!(log.stats().streams, 2);
+    let forwards = log
+        .read_stream("concern-long", Direction::Forwards, None, 1000)
+        .await
+        .unwrap();
+    let read: Vec<(u64, u64)> = forwards.iter().map(|e| (e.revision, e.position)).collect();
+    assert_eq!(read, placed);
+    let backwards = log
+        .read_stream("concern-long", Direction::Backwards, Some(200), 150)
+        .await
+        .unwrap();
+    let revisions: Vec<u64> = backwards.iter().map(|e| e.revision).collect();
+    assert_eq!(revisions, (51..=200).rev().collect::<Vec<_>>());
+    assert_eq!(
+        log.stream_revision("concern-long").await.unwrap(),
+        Some(300)
+    );
+    assert_eq!(
+        log.stream_revision("concern-short").await.unwrap(),
+        Some(42)
+    );
+    let stale = log
+        .append(
+            "concern-long",
+            ExpectedRevision::Exact(299),
+            vec![sample_event("stale")],
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(LogError::WrongExpectedRevision { .. })),
+        "{stale:?}"
+    );
+    let next = log
+        .append(
+            "concern-long",
+            ExpectedRevision::Exact(300),
+            vec![sample_event("next")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.events[0].revision, 301);
+}
+
+#[tokio::test]
+async fn a_log_in_layout_2_is_upgraded_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = SledLog::open(dir.path()).unwrap();
+        append_some(&log, 6, "before").await;
+    }
+    {
+        // What layout 2 added: the format byte 2 and a head key per stream.
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree(b"log").unwrap();
+        tree.insert(b"Mformat", vec![2u8]).unwrap();
+        tree.insert(b"Hconcern-0", vec![0u8; 16]).unwrap();
+        tree.insert(b"Hconcern-1", vec![0u8; 16]).unwrap();
+        db.flush().unwrap();
+    }
+    {
+        let log = SledLog::open(dir.path()).unwrap();
+        assert_eq!(log.stream_revision("concern-1").await.unwrap(), Some(2));
+        let next = log
+            .append(
+                "concern-0",
+                ExpectedRevision::Exact(2),
+                vec![sample_event("after")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(next.events[0].position, 6);
+    }
+    let db = sled::open(dir.path()).unwrap();
+    let tree = db.open_tree(b"log").unwrap();
+    assert_eq!(tree.scan_prefix(b"H").count(), 0, "the head keys are gone");
+    assert_eq!(tree.get(b"Mformat").unwrap().unwrap().as_ref(), &[3u8]);
+}
