@@ -11,7 +11,7 @@
 //! The heads are built when the log opens, in the same pass over the records
 //! file that builds the event-id index ([`crate::known`]), and updated by
 //! whoever indexes a group (the applier, recovery, restore) right *after*
-//! the sled batch that holds the group's full chunks: a reader that finds a
+//! the sled entries that hold the group's full chunks: a reader that finds a
 //! head in chunk `c` finds chunks `0..c` in sled. A head may run ahead of the
 //! durable length (the applier indexes a group while it is being synced);
 //! readers skip positions at or past the length they read at.

@@ -1,10 +1,11 @@
 //! The layout of the one sled tree that holds the log: keys and values.
 //!
 //! The records themselves live in the records file ([`crate::records`]);
-//! this tree holds what is derived from them. Everything lives in a single
-//! tree so that one group commit's index entries are one atomic
-//! `apply_batch`: they appear together or not at all. Each kind of key starts with its own tag byte; numbers are
-//! big-endian so that sled's byte order is numeric order.
+//! this tree holds what is derived from them, written behind the records
+//! (see [`crate::staging::index_groups`] for the order of the writes and
+//! [`crate::recovery`] for what a crash can leave). Each kind of key starts
+//! with its own tag byte; numbers are big-endian so that sled's byte order
+//! is numeric order.
 //!
 //! | tag | key                                  | value                                   |
 //! |-----|--------------------------------------|-----------------------------------------|
@@ -13,6 +14,7 @@
 //! | `C` | category, 0x00, last position        | a position block                        |
 //! | `T` | event type, 0x00, last position      | a position block                        |
 //! | `M` | `head`                               | last position, its hash, recorded time  |
+//! | `M` | `indexing`                           | records-file end of the groups being indexed |
 //! | `M` | `format`                             | [`FORMAT`], one byte                    |
 //!
 //! Layout 2 also kept each stream's head (`H` + stream: its last revision
@@ -41,6 +43,7 @@ pub(crate) const STREAM_CHUNK: u8 = b'S';
 pub(crate) const CATEGORY: u8 = b'C';
 pub(crate) const EVENT_TYPE: u8 = b'T';
 pub(crate) const META_HEAD: &[u8] = b"Mhead";
+pub(crate) const META_INDEXING: &[u8] = b"Mindexing";
 pub(crate) const META_FORMAT: &[u8] = b"Mformat";
 
 /// The layout this code writes: 3 since stream heads moved into memory

@@ -4,9 +4,9 @@
 //! writes the group's bytes to the records file ([`crate::records`]) and
 //! `fdatasync`s it, covering every group that arrived while it was busy with
 //! one write and one sync. Once the group is written (before the sync), the
-//! *applier* writes its index entries into sled (one atomic `apply_batch`,
-//! never flushed on this path: the indexes are caught up from the records
-//! file after a crash), while the sync runs, and publishes the group's
+//! *applier* writes its index entries into sled (never flushed on this
+//! path: the indexes are caught up from the records file after a crash),
+//! while the sync runs, and publishes the group's
 //! sequence number as applied. Indexing only what is written keeps sled
 //! from ever holding a group the file lacks after the process dies (only a
 //! power cut can leave it so, and then the index is rebuilt). Once a sync has
@@ -14,11 +14,9 @@
 //! new durable length and answers the callers. Groups move through both
 //! stages in order, so answers go out in commit order.
 //!
-//! The applier indexes every written group it holds with one
-//! `apply_batch`: each `apply_batch` costs about as much for one group as
-//! for ten (sled writes its buffer out around every batch, a disk write that
-//! the records file's sync then queues behind), so the writer never waits
-//! for the applier and decides each group as soon as its appends arrive.
+//! The applier indexes every written group it holds at once
+//! ([`crate::staging::index_groups`]), so the writer never waits for it and
+//! decides each group as soon as its appends arrive.
 //! The queues to both stages hold at most [`PIPELINE_GROUPS_MAX`] groups,
 //! which one sync and one apply cover together; a slow disk holds back the
 //! writer and, through the request queue, the appenders.

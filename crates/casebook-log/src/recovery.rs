@@ -6,15 +6,21 @@
 //! Opening reads every whole group past the last one sled indexes, checks
 //! each record exactly as a restore does (next position, chain, stream
 //! revision, new id, hash) and that re-staging it gives back the very same
-//! bytes, and indexes it again. What a crash left past the last whole group
-//! (a write cut short, never acknowledged) is cut off.
+//! bytes, and indexes it again. sled writes a group's entries one by one
+//! (not as one batch: [`crate::staging::index_groups`]) and recovers a
+//! prefix of its writes, so it may also hold some entries of the groups
+//! after its head entry: indexing those groups again rewrites them with
+//! the same values. What a crash left past the last whole group (a write
+//! cut short, never acknowledged) is cut off.
 //!
 //! sled may also hold *more* than the file, after a power cut in which
 //! sled's own writes reached the disk and the last group's did not (nothing
 //! of that group was acknowledged). Then the index is rebuilt from the
-//! records file from scratch, unless the file lacks more than a power cut
-//! can take (it is missing, or was cut short by hand): that is a lost log,
-//! and start-up stops. A whole group that does not check out is damage, not
+//! records file from scratch; likewise when `Mindexing` shows that sled
+//! began to index a group the file lacks (some of its entries may be in
+//! sled, and its positions will be given to other events). An index ahead
+//! of a file that lacks more than a power cut can take (it is missing, or
+//! was cut short by hand) is a lost log: start-up stops. A whole group that does not check out is damage, not
 //! a crash, and stops start-up with a `Corrupt` error.
 
 use crate::error::{LogError, Result};
@@ -65,10 +71,15 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
     check_format(tree)?;
     let file_len = records.len()?;
     let mut report = RecoveryReport::default();
-    let (mut state, mut known, heads) = match indexed_state(tree)? {
+    let indexing_end = indexing_end(tree)?;
+    let mut log = match indexed_state(tree)? {
         Some(state) if state.records_end <= file_len => {
             let (known, heads) = Known::load(records, state.records_end, state.next_position)?;
-            (state, known, heads)
+            IndexedLog {
+                state,
+                known,
+                heads,
+            }
         }
         Some(state) => {
             refuse_a_lost_records_file(records, state.next_position, file_len)?;
@@ -77,27 +88,32 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
                 "the index holds events the records file lacks (a power cut before their sync; \
                  none was acknowledged): rebuilding the index from the records file"
             );
-            tree.clear()?;
-            tree.insert(keys::META_FORMAT, &[keys::FORMAT])?;
-            report.index_rebuilt = true;
-            (empty_state(), Known::empty(), StreamHeads::default())
+            start_over(tree, &mut report)?
         }
-        None => (empty_state(), Known::empty(), StreamHeads::default()),
+        None => IndexedLog::empty(),
     };
-    let indexed = state.next_position;
-    while let GroupRead::Whole(body) = records.group_at(state.records_end, file_len)? {
-        let log = Reader {
-            tree,
-            records,
-            heads: &heads,
-            len: state.next_position,
-        };
-        replay_group(log, &mut state, &mut known, &body)?;
+    let indexed = log.state.next_position;
+    replay_whole_groups(tree, records, file_len, &mut log)?;
+    if indexing_end > log.state.records_end {
+        tracing::warn!(
+            indexing_end,
+            records_end = log.state.records_end,
+            "the index holds part of a group the records file lacks (a power cut before its \
+             sync; it was not acknowledged): rebuilding the index from the records file"
+        );
+        log = start_over(tree, &mut report)?;
+        replay_whole_groups(tree, records, file_len, &mut log)?;
     }
-    report.reindexed_events = state.next_position - indexed;
-    if state.next_position > indexed {
+    let IndexedLog {
+        state,
+        known,
+        heads,
+    } = log;
+    let replayed_from = if report.index_rebuilt { 0 } else { indexed };
+    report.reindexed_events = state.next_position - replayed_from;
+    if report.reindexed_events > 0 {
         tracing::info!(
-            events = state.next_position - indexed,
+            events = report.reindexed_events,
             "indexed the records the last run had not indexed"
         );
     }
@@ -115,6 +131,64 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
         heads,
         report,
     })
+}
+
+/// The log as far as sled indexes it, while recovery brings it up to the
+/// records file.
+struct IndexedLog {
+    state: WriterState,
+    known: Known,
+    heads: StreamHeads,
+}
+
+impl IndexedLog {
+    fn empty() -> Self {
+        IndexedLog {
+            state: empty_state(),
+            known: Known::empty(),
+            heads: StreamHeads::default(),
+        }
+    }
+}
+
+/// Empties the index, to build it again from the records file.
+fn start_over(tree: &sled::Tree, report: &mut RecoveryReport) -> Result<IndexedLog> {
+    tree.clear()?;
+    tree.insert(keys::META_FORMAT, &[keys::FORMAT])?;
+    report.index_rebuilt = true;
+    Ok(IndexedLog::empty())
+}
+
+/// Indexes every whole group of the records file past what `log` holds.
+fn replay_whole_groups(
+    tree: &sled::Tree,
+    records: &Arc<RecordsFile>,
+    file_len: u64,
+    log: &mut IndexedLog,
+) -> Result<()> {
+    while let GroupRead::Whole(body) = records.group_at(log.state.records_end, file_len)? {
+        let reader = Reader {
+            tree,
+            records,
+            heads: &log.heads,
+            len: log.state.next_position,
+        };
+        replay_group(reader, &mut log.state, &mut log.known, &body)?;
+    }
+    Ok(())
+}
+
+/// Where the last groups the index began to write end in the records file
+/// (`Mindexing`), or 0.
+fn indexing_end(tree: &sled::Tree) -> Result<u64> {
+    match tree.get(keys::META_INDEXING)? {
+        None => Ok(0),
+        Some(value) => value
+            .as_ref()
+            .try_into()
+            .map(u64::from_be_bytes)
+            .map_err(|_| corrupt(0, "the indexing entry is malformed")),
+    }
 }
 
 /// The most events a power cut can take from the records file while the
@@ -248,7 +322,7 @@ fn replay_group(
             "a group in the records file differs from what its records stage to",
         ));
     }
-    index_groups(log.tree, log.heads, [finished.entries])?;
+    index_groups(log.tree, log.heads, vec![finished.entries])?;
     known.remember(&finished.overlay);
     *state = finished.state;
     Ok(())

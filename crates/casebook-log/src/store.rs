@@ -492,7 +492,7 @@ fn write_restored(
     finished: FinishedGroup,
 ) -> Result<WriterState> {
     file.write_durably(state.records_end, &finished.bytes)?;
-    index_groups(tree, heads, [finished.entries])?;
+    index_groups(tree, heads, vec![finished.entries])?;
     known.remember(&finished.overlay);
     Ok(finished.state)
 }
@@ -560,10 +560,9 @@ fn prepare(parts: Vec<StreamAppend>) -> Result<Vec<PreparedPart>> {
 }
 
 impl SledLog {
-    /// Runs a read on tokio's blocking threads: every sled read waits while
-    /// the applier writes a group (`apply_batch` takes sled's process-wide
-    /// lock exclusively), and an async worker thread that waited there
-    /// would stall every task on it.
+    /// Runs a read on tokio's blocking threads: reads wait for the records
+    /// file, and sled does its lazy node splits on the thread that reads; an
+    /// async worker thread that waited there would stall every task on it.
     async fn read_off_runtime<T: Send + 'static>(
         &self,
         read: impl FnOnce(&SledLog) -> Result<T> + Send + 'static,

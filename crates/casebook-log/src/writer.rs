@@ -4,9 +4,8 @@
 //! takes whatever is waiting (up to [`GROUP_APPENDS_MAX`] appends), decides
 //! each one against the current stream heads and event ids, and stages every
 //! accepted record: the group's bytes for the records file and its index
-//! entries as one sled batch. The pipeline behind it ([`crate::pipeline`])
-//! writes the group to the records file and fsyncs it, applies the batch,
-//! and only then answers every caller in the group and publishes the new
+//! entries. The pipeline behind it ([`crate::pipeline`]) writes the group
+//! to the records file and fsyncs it, indexes it, and only then answers every caller in the group and publishes the new
 //! durable head. A group is all or nothing on disk; a refused append inside
 //! it changes nothing.
 //!

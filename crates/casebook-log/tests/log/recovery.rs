@@ -400,3 +400,57 @@ async fn a_log_in_layout_2_is_upgraded_on_open() {
     assert_eq!(tree.scan_prefix(b"H").count(), 0, "the head keys are gone");
     assert_eq!(tree.get(b"Mformat").unwrap().unwrap().as_ref(), &[3u8]);
 }
+
+#[tokio::test]
+async fn entries_of_a_group_the_records_file_lacks_make_the_index_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = SledLog::open(dir.path()).unwrap();
+        append_some(&log, 10, "kept").await;
+    }
+    {
+        // What a power cut can leave: sled began to index a group (its
+        // `Mindexing` and some entries reached the disk) whose records did
+        // not.
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree(b"log").unwrap();
+        let beyond = records_len(dir.path()) + 4096;
+        tree.insert(b"Mindexing", &beyond.to_be_bytes()).unwrap();
+        let mut block = b"E".to_vec();
+        block.extend_from_slice(&12u64.to_be_bytes());
+        tree.insert(block, vec![0u8; 12]).unwrap();
+        let mut category = b"Cconcern\0".to_vec();
+        category.extend_from_slice(&12u64.to_be_bytes());
+        tree.insert(category, 11u64.to_be_bytes().to_vec()).unwrap();
+        db.flush().unwrap();
+    }
+    let log = SledLog::open(dir.path()).unwrap();
+    let recovery = log.stats().recovery;
+    assert_eq!(
+        (recovery.index_rebuilt, recovery.reindexed_events),
+        (true, 10)
+    );
+    // Positions 10 and on go to new events, and no stale entry names them.
+    for i in 0..4 {
+        log.append(
+            "household-new",
+            ExpectedRevision::Any,
+            vec![sample_event(&format!("new{i}"))],
+        )
+        .await
+        .unwrap();
+    }
+    let concerns = log
+        .read_category("concern", Direction::Forwards, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(concerns.len(), 10);
+    assert!(concerns
+        .iter()
+        .all(|event| event.stream.starts_with("concern-")));
+    assert_eq!(log.verify_range(None, None).unwrap().events, 14);
+    drop(log);
+    let reopened = SledLog::open(dir.path()).unwrap();
+    assert!(!reopened.stats().recovery.index_rebuilt);
+    assert_eq!(reopened.len(), 14);
+}
