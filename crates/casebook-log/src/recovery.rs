@@ -72,7 +72,13 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
     let file_len = records.len()?;
     let mut report = RecoveryReport::default();
     let indexing_end = indexing_end(tree)?;
-    let mut log = match indexed_state(tree)? {
+    let indexed = if indexing_end == REBUILDING {
+        tracing::warn!("the last open stopped while rebuilding the index: rebuilding it again");
+        None
+    } else {
+        indexed_state(tree)?
+    };
+    let mut log = match indexed {
         Some(state) if state.records_end <= file_len => {
             let (known, heads) = Known::load(records, state.records_end, state.next_position)?;
             IndexedLog {
@@ -90,11 +96,12 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
             );
             start_over(tree, &mut report)?
         }
+        None if indexing_end == REBUILDING => start_over(tree, &mut report)?,
         None => IndexedLog::empty(),
     };
     let indexed = log.state.next_position;
     replay_whole_groups(tree, records, file_len, &mut log)?;
-    if indexing_end > log.state.records_end {
+    if indexing_end != REBUILDING && indexing_end > log.state.records_end {
         tracing::warn!(
             indexing_end,
             records_end = log.state.records_end,
@@ -103,6 +110,10 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
         );
         log = start_over(tree, &mut report)?;
         replay_whole_groups(tree, records, file_len, &mut log)?;
+    }
+    if report.index_rebuilt && log.state.next_position == 0 {
+        // No group replaced the mark: the file holds no whole group.
+        tree.remove(keys::META_INDEXING)?;
     }
     let IndexedLog {
         state,
@@ -151,9 +162,22 @@ impl IndexedLog {
     }
 }
 
-/// Empties the index, to build it again from the records file.
+/// `Mindexing` while the index is emptied for a rebuild: an open after a
+/// crash in the middle (some old entries gone, some not) rebuilds again.
+/// The rebuild's first indexed groups replace it.
+const REBUILDING: u64 = u64::MAX;
+
+/// Empties the index, to build it again from the records file. sled
+/// recovers a prefix of its writes, so the mark written first is there
+/// whenever any entry is gone.
 fn start_over(tree: &sled::Tree, report: &mut RecoveryReport) -> Result<IndexedLog> {
-    tree.clear()?;
+    tree.insert(keys::META_INDEXING, &REBUILDING.to_be_bytes())?;
+    for key in tree.iter().keys() {
+        let key = key?;
+        if key != keys::META_INDEXING {
+            tree.remove(key)?;
+        }
+    }
     tree.insert(keys::META_FORMAT, &[keys::FORMAT])?;
     report.index_rebuilt = true;
     Ok(IndexedLog::empty())

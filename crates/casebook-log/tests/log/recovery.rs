@@ -454,3 +454,41 @@ async fn entries_of_a_group_the_records_file_lacks_make_the_index_rebuilt() {
     assert!(!reopened.stats().recovery.index_rebuilt);
     assert_eq!(reopened.len(), 14);
 }
+
+#[tokio::test]
+async fn a_rebuild_cut_short_by_a_crash_is_started_again() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = SledLog::open(dir.path()).unwrap();
+        append_some(&log, 10, "kept").await;
+    }
+    {
+        // What a crash while emptying the index for a rebuild leaves: the
+        // mark, the head entry, and some of the old entries.
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree(b"log").unwrap();
+        tree.insert(b"Mindexing", &u64::MAX.to_be_bytes()).unwrap();
+        let blocks: Vec<_> = tree
+            .scan_prefix(b"E")
+            .keys()
+            .map(|key| key.unwrap())
+            .collect();
+        assert!(!blocks.is_empty());
+        for key in blocks {
+            tree.remove(key).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let log = SledLog::open(dir.path()).unwrap();
+    let recovery = log.stats().recovery;
+    assert_eq!(
+        (recovery.index_rebuilt, recovery.reindexed_events),
+        (true, 10)
+    );
+    assert_eq!(log.verify_range(None, None).unwrap().events, 10);
+    assert_eq!(log.stream_revision("concern-0").await.unwrap(), Some(4));
+    drop(log);
+    let reopened = SledLog::open(dir.path()).unwrap();
+    assert!(!reopened.stats().recovery.index_rebuilt, "the mark is gone");
+    assert_eq!(reopened.len(), 10);
+}
