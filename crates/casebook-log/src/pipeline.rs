@@ -151,8 +151,8 @@ fn refuse(answers: Vec<Answer>, reason: &str) {
     }
 }
 
-/// Applies the groups' index entries to sled in order, every written group
-/// it holds in one batch, and wakes the syncer after each batch.
+/// Indexes the groups in order, every written group it holds at once, and
+/// wakes the syncer after each round.
 fn run_applier(shared: &Shared, jobs: &Receiver<(u64, IndexEntries)>, syncer: &OnceLock<Thread>) {
     let mut held = VecDeque::new();
     loop {

@@ -99,8 +99,8 @@ impl IndexEntries {
 ///
 /// The entries are plain sled writes, not one atomic batch: sled writes its
 /// buffer to disk around every batch, and the records file's `fdatasync`
-/// queued behind those writes (64 writers of one event each appended a
-/// fifth fewer events). What keeps a crash harmless is the order: first
+/// queued behind those writes (with batches, 64 writers of one event each
+/// appended a fifth fewer events). What keeps a crash harmless is the order: first
 /// `Mindexing`, where the last of the groups ends in the records file, then
 /// each group's entries with its head entry last. sled recovers a prefix of
 /// its writes, so a crash in the middle leaves entries of groups past the

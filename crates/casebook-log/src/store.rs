@@ -429,7 +429,7 @@ impl SledLog {
     }
 }
 
-/// Records restored per atomic batch.
+/// Records restored per group (one write to the records file, one sync).
 const RESTORE_BATCH_EVENTS: u64 = 1024;
 
 fn restore_into(
