@@ -276,7 +276,7 @@ impl<'a> Staging<'a> {
             return refuse("was recorded before the record it follows");
         }
         let actual = self
-            .stream_head(&record.stream)?
+            .stream_head(&record.stream)
             .map(|head| head.last_revision);
         if record.revision != actual.map_or(0, |revision| revision + 1) {
             return refuse("is not its stream's next revision");
@@ -306,7 +306,7 @@ impl<'a> Staging<'a> {
         }
         for part in &parts {
             let actual = self
-                .stream_head(&part.stream)?
+                .stream_head(&part.stream)
                 .map(|head| head.last_revision);
             if !part.expected.is_met_by(actual) {
                 return Err(LogError::WrongExpectedRevision {
@@ -400,7 +400,7 @@ impl<'a> Staging<'a> {
 
     /// The stream's head as staged, looked up on first use (in the groups
     /// still pending, then in the indexed heads).
-    fn stream_head(&mut self, stream: &str) -> Result<Option<&StreamHead>> {
+    fn stream_head(&mut self, stream: &str) -> Option<&StreamHead> {
         if !self.heads.contains_key(stream) {
             // The groups still pending are newer than what is indexed.
             let head = match self.pending.head(stream) {
@@ -409,7 +409,7 @@ impl<'a> Staging<'a> {
             };
             self.heads.insert(stream.to_owned(), head);
         }
-        Ok(self.heads.get(stream).and_then(Option::as_ref))
+        self.heads.get(stream).and_then(Option::as_ref)
     }
 
     fn stage_part(&mut self, part: PreparedPart, places: &mut Vec<EventPlace>) {
