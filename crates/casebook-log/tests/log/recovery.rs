@@ -25,6 +25,30 @@ async fn append_some(log: &SledLog, appends: usize, label: &str) -> Vec<NewEvent
     sent
 }
 
+/// Opens the sled store of a log just closed (sled releases its lock from
+/// background I/O, a moment after the last handle goes).
+fn reopen_sled(dir: &Path) -> sled::Db {
+    casebook_log::open_sled_when_released(&sled::Config::new().path(dir)).unwrap()
+}
+
+/// A log of `appends` events (see [`append_some`]), closed, whose sled
+/// index `change` then alters as a crash or an older casebook could have.
+async fn log_with_index_changed(
+    appends: usize,
+    change: impl FnOnce(&Path, &sled::Tree),
+) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = SledLog::open(dir.path()).unwrap();
+        append_some(&log, appends, "kept").await;
+    }
+    let db = reopen_sled(dir.path());
+    let tree = db.open_tree(b"log").unwrap();
+    change(dir.path(), &tree);
+    db.flush().unwrap();
+    dir
+}
+
 /// Copies sled's files (everything but the records file) from `from` to `to`.
 fn copy_index(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
@@ -368,20 +392,13 @@ async fn streams_longer_than_a_chunk_read_the_same_after_a_reopen() {
 
 #[tokio::test]
 async fn a_log_in_layout_2_is_upgraded_on_open() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let log = SledLog::open(dir.path()).unwrap();
-        append_some(&log, 6, "before").await;
-    }
-    {
-        // What layout 2 added: the format byte 2 and a head key per stream.
-        let db = sled::open(dir.path()).unwrap();
-        let tree = db.open_tree(b"log").unwrap();
+    // What layout 2 added: the format byte 2 and a head key per stream.
+    let dir = log_with_index_changed(6, |_, tree| {
         tree.insert(b"Mformat", vec![2u8]).unwrap();
         tree.insert(b"Hconcern-0", vec![0u8; 16]).unwrap();
         tree.insert(b"Hconcern-1", vec![0u8; 16]).unwrap();
-        db.flush().unwrap();
-    }
+    })
+    .await;
     {
         let log = SledLog::open(dir.path()).unwrap();
         assert_eq!(log.stream_revision("concern-1").await.unwrap(), Some(2));
@@ -395,7 +412,7 @@ async fn a_log_in_layout_2_is_upgraded_on_open() {
             .unwrap();
         assert_eq!(next.events[0].position, 6);
     }
-    let db = sled::open(dir.path()).unwrap();
+    let db = reopen_sled(dir.path());
     let tree = db.open_tree(b"log").unwrap();
     assert_eq!(tree.scan_prefix(b"H").count(), 0, "the head keys are gone");
     assert_eq!(tree.get(b"Mformat").unwrap().unwrap().as_ref(), &[3u8]);
@@ -403,18 +420,10 @@ async fn a_log_in_layout_2_is_upgraded_on_open() {
 
 #[tokio::test]
 async fn entries_of_a_group_the_records_file_lacks_make_the_index_rebuilt() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let log = SledLog::open(dir.path()).unwrap();
-        append_some(&log, 10, "kept").await;
-    }
-    {
-        // What a power cut can leave: sled began to index a group (its
-        // `Mindexing` and some entries reached the disk) whose records did
-        // not.
-        let db = sled::open(dir.path()).unwrap();
-        let tree = db.open_tree(b"log").unwrap();
-        let beyond = records_len(dir.path()) + 4096;
+    // What a power cut can leave: sled began to index a group (its
+    // `Mindexing` and some entries reached the disk) whose records did not.
+    let dir = log_with_index_changed(10, |dir, tree| {
+        let beyond = records_len(dir) + 4096;
         tree.insert(b"Mindexing", &beyond.to_be_bytes()).unwrap();
         let mut block = b"E".to_vec();
         block.extend_from_slice(&12u64.to_be_bytes());
@@ -422,8 +431,8 @@ async fn entries_of_a_group_the_records_file_lacks_make_the_index_rebuilt() {
         let mut category = b"Cconcern\0".to_vec();
         category.extend_from_slice(&12u64.to_be_bytes());
         tree.insert(category, 11u64.to_be_bytes().to_vec()).unwrap();
-        db.flush().unwrap();
-    }
+    })
+    .await;
     let log = SledLog::open(dir.path()).unwrap();
     let recovery = log.stats().recovery;
     assert_eq!(
@@ -457,16 +466,9 @@ async fn entries_of_a_group_the_records_file_lacks_make_the_index_rebuilt() {
 
 #[tokio::test]
 async fn a_rebuild_cut_short_by_a_crash_is_started_again() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let log = SledLog::open(dir.path()).unwrap();
-        append_some(&log, 10, "kept").await;
-    }
-    {
-        // What a crash while emptying the index for a rebuild leaves: the
-        // mark, the head entry, and some of the old entries.
-        let db = sled::open(dir.path()).unwrap();
-        let tree = db.open_tree(b"log").unwrap();
+    // What a crash while emptying the index for a rebuild leaves: the mark,
+    // the head entry, and some of the old entries.
+    let dir = log_with_index_changed(10, |_, tree| {
         tree.insert(b"Mindexing", &u64::MAX.to_be_bytes()).unwrap();
         let blocks: Vec<_> = tree
             .scan_prefix(b"E")
@@ -477,8 +479,8 @@ async fn a_rebuild_cut_short_by_a_crash_is_started_again() {
         for key in blocks {
             tree.remove(key).unwrap();
         }
-        db.flush().unwrap();
-    }
+    })
+    .await;
     let log = SledLog::open(dir.path()).unwrap();
     let recovery = log.stats().recovery;
     assert_eq!(
