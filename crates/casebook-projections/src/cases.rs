@@ -93,16 +93,21 @@ impl KeyedView for CasesView {
             return Ok(());
         };
         let row_key = key(TAG_CASE, &[&id(case.0)]);
-        let before = staging.read::<CaseRow>(Self::NAME, &row_key)?;
-        let state = before.as_ref().map(|row| row.concern.clone());
-        let Some(concern) = evolve(state, &event.event) else {
+        // Moved out of the staging, and staged again below: a case folds
+        // every event without a copy of its row.
+        let (state, old, known_path) = match staging.take::<CaseRow>(Self::NAME, &row_key)? {
+            Some(row) => {
+                let old = (is_open(row.concern.status), row.concern.deadline);
+                (Some(row.concern), Some(old), Some(row.unit_path))
+            }
+            None => (None, None, None),
+        };
+        // With a state, `evolve` always gives one: the row is staged again.
+        let Some(mut concern) = evolve(state, &event.event) else {
             return Ok(());
         };
-        let old = before
-            .as_ref()
-            .map(|row| (is_open(row.concern.status), row.concern.deadline));
-        let unit_path = match (before, &event.event.payload) {
-            (Some(row), _) => row.into_owned().unit_path,
+        let unit_path = match (known_path, &event.event.payload) {
+            (Some(path), _) => path,
             (None, Payload::ConcernReported(e)) => {
                 units::path_cached(staging, Self::NAME, e.hamlet_id)?
             }
@@ -114,8 +119,9 @@ impl KeyedView for CasesView {
         if old != Some(new) {
             index(staging, &unit_path, &concern, old, new, fresh);
         }
+        concern.sealed_informant = None;
         let row = CaseRow {
-            concern: concern.without_sealed_informant(),
+            concern,
             unit_path,
             updated_at: event.recorded_at,
             last_event_type: event.event.payload.event_type().to_owned(),

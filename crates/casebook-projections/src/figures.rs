@@ -279,7 +279,8 @@ impl KeyedView for FiguresView {
         };
         let case_key = key(TAG_CASE, &[&id(case.0)]);
         let at = event.event.occurred_at;
-        let before = staging.read_owned::<FigCase>(Self::NAME, &case_key)?;
+        // Moved out of the staging, and staged again below.
+        let before = staging.take::<FigCase>(Self::NAME, &case_key)?;
         let known = before.is_some();
         let mut c = match before {
             Some(c) => c,
@@ -309,9 +310,13 @@ impl KeyedView for FiguresView {
         let cells = std::mem::take(&mut staging.extra);
         for (cell, change) in cells.rolled_up() {
             let k = cell.key(&cells.topics);
-            let mut figures = match staging.get_raw(&k)? {
-                Some(bytes) => TopicFigures::from_bytes(&bytes)?,
-                None => TopicFigures::default(),
+            // Held by an earlier batch of a catch-up, or stored.
+            let mut figures = match staging.take_held::<TopicFigures>(&k) {
+                Some(held) => held,
+                None => match staging.get_raw(&k)? {
+                    Some(bytes) => TopicFigures::from_bytes(&bytes)?,
+                    None => TopicFigures::default(),
+                },
             };
             figures.add(&change);
             staging.hold(k, figures, encode_topic);

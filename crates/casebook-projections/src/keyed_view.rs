@@ -62,9 +62,11 @@ pub trait KeyedView: Send + Sync + 'static {
     }
 }
 
-/// Most keys a catching-up view stages before it commits: a few hundred
-/// MB of decoded rows and index entries at most.
-pub const STAGED_KEYS_MAX: usize = 500_000;
+/// Most keys a catching-up view stages before it commits: some hundreds of
+/// MB of decoded rows and index entries at most. Fewer, larger commits
+/// encode a row that many events touch fewer times: the rebuild of a
+/// million events ran about a fifth faster at 1,000,000 than at 500,000.
+pub const STAGED_KEYS_MAX: usize = 1_000_000;
 
 /// A live view is saved once this many events were applied since its last
 /// save: at most this many are replayed after a crash (about a second).
@@ -191,6 +193,10 @@ impl<V: KeyedView> Target for KeyedTarget<V> {
             self.view.apply(&mut staging, event)?;
         }
         if more && staging.len() + V::extra_keys(&staging.extra) < STAGED_KEYS_MAX {
+            // Settled batch by batch, so that the view's own values are
+            // not all turned into keys at the end of a catch-up, on one
+            // core while the other views are done.
+            self.view.settle(&mut staging)?;
             self.pending = Some((staging, last.position));
             return Ok(None);
         }

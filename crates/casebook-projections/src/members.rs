@@ -199,10 +199,8 @@ fn apply_household(staging: &mut Staging, h: HouseholdId, event: &Decoded) -> Re
 fn apply_case(staging: &mut Staging, case: ConcernId, event: &Decoded) -> Result<()> {
     let ck = case_key(case);
     let payload = &event.event.payload;
-    let mut load = match (
-        staging.read_owned::<CaseLoad>(MembersView::NAME, &ck)?,
-        payload,
-    ) {
+    // Moved out of the staging, and staged again at the end.
+    let mut load = match (staging.take::<CaseLoad>(MembersView::NAME, &ck)?, payload) {
         (Some(load), _) => load,
         (None, Payload::ConcernReported(e)) => {
             let households = e.subject.households();

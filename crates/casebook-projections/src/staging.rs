@@ -91,6 +91,9 @@ impl Staged {
     }
 }
 
+/// What a held value is left as once [`Staging::take`] moved it out.
+struct Taken;
+
 fn encode_json<T: Serialize + 'static>(value: &dyn Any) -> Result<Vec<u8>> {
     let value = value
         .downcast_ref::<T>()
@@ -155,6 +158,34 @@ impl<X> Staging<X> {
             }
         }
         Ok(Source::read(self, view, key)?.map(Cow::Owned))
+    }
+
+    /// Like [`Staging::read_owned`], but a value held decoded here is moved
+    /// out instead of copied. The caller must stage `key` again before the
+    /// commit: a key taken and not staged again fails the commit.
+    pub fn take<T>(&mut self, view: &'static str, key: &[u8]) -> Result<Option<T>>
+    where
+        T: DeserializeOwned + 'static,
+    {
+        match self.take_held::<T>(key) {
+            Some(value) => Ok(Some(value)),
+            None => Source::read(self, view, key),
+        }
+    }
+
+    /// The value held decoded under `key`, if it is a `T`, moved out as
+    /// [`Staging::take`] does; `None` leaves the staging as it was.
+    pub fn take_held<T: 'static>(&mut self, key: &[u8]) -> Option<T> {
+        let Some((Staged::Held(value, _), _)) = self.writes.get_mut(key) else {
+            return None;
+        };
+        if !value.is::<T>() {
+            return None;
+        }
+        std::mem::replace(value, Box::new(Taken))
+            .downcast::<T>()
+            .ok()
+            .map(|value| *value)
     }
 
     /// Whether `key` holds a value (without encoding a held one).
@@ -331,6 +362,32 @@ mod tests {
         staging.put(b"r".to_vec(), &2_u32).unwrap();
         assert!(staging.is_new(b"r"));
         staging.commit(&mut map, 3).unwrap();
+        assert_eq!(map.get(&b"r"[..]).map(|v| v.to_vec()), Some(b"2".to_vec()));
+    }
+
+    #[test]
+    fn a_taken_value_is_moved_out_and_must_be_staged_again_before_the_commit() {
+        let mut map = map_with(&[(b"t", b"5")]);
+        let mut staging = staging_over(&map);
+        staging.put_new(b"r".to_vec(), 1_u32);
+        // Held here: moved out; from the tree: decoded.
+        assert_eq!(staging.take::<u32>("test", b"r").unwrap(), Some(1));
+        assert_eq!(staging.take::<u32>("test", b"t").unwrap(), Some(5));
+        assert_eq!(staging.take_held::<u32>(b"t"), None, "not held here");
+        // A value of another type is not taken.
+        staging.put_new(b"s".to_vec(), 2_u64);
+        assert_eq!(staging.take_held::<u32>(b"s"), None);
+        assert_eq!(staging.take_held::<u64>(b"s"), Some(2));
+        staging.put_owned(b"s".to_vec(), 3_u64);
+        // Taken and not staged again: the commit refuses (the worker then
+        // stops, and its unpublished map is dropped).
+        assert!(staging.commit(&mut map.clone(), 1).is_err());
+
+        let mut staging = staging_over(&map);
+        staging.put_new(b"r".to_vec(), 1_u32);
+        let r = staging.take::<u32>("test", b"r").unwrap().unwrap();
+        staging.put_owned(b"r".to_vec(), r + 1);
+        staging.commit(&mut map, 2).unwrap();
         assert_eq!(map.get(&b"r"[..]).map(|v| v.to_vec()), Some(b"2".to_vec()));
     }
 
