@@ -23,8 +23,8 @@
 //! meanwhile.
 
 use casebook_domain::{
-    evolve, Assignee, Concern, ConcernKind, DeadlineStatus, Payload, Policy, Priority, Status,
-    StreamId, TopicCode, UnitId,
+    evolve, Assignee, Concern, ConcernId, ConcernKind, DeadlineStatus, Payload, Policy, Priority,
+    Status, StreamId, TopicCode, UnitId,
 };
 use casebook_log::Position;
 use chrono::{DateTime, Utc};
@@ -86,9 +86,9 @@ impl KeyedView for CasesView {
     /// hamlet and the commune only.
     const VERSION: u32 = 3;
 
-    type Extra = ();
+    type Extra = Touched;
 
-    fn apply(&self, staging: &mut Staging, event: &Decoded) -> Result<()> {
+    fn apply(&self, staging: &mut CaseStaging, event: &Decoded) -> Result<()> {
         let StreamId::Concern(case) = event.stream else {
             return Ok(());
         };
@@ -113,12 +113,10 @@ impl KeyedView for CasesView {
             }
             (None, _) => return Ok(()),
         };
-        let new = (is_open(concern.status), concern.deadline);
         // A case first seen in this staging has nothing in the tree yet.
         let fresh = old.is_none() || staging.is_new(&row_key);
-        if old != Some(new) {
-            index(staging, &unit_path, &concern, old, new, fresh);
-        }
+        // Its index entries move at the settle, from where they are now.
+        staging.extra.0.entry(case).or_insert(old);
         concern.sealed_informant = None;
         let row = CaseRow {
             concern,
@@ -134,6 +132,52 @@ impl KeyedView for CasesView {
         }
         Ok(())
     }
+
+    /// Up to eight index entries a case may move.
+    fn extra_keys(touched: &Touched) -> usize {
+        8 * touched.0.len()
+    }
+
+    /// Moves the index entries of every case touched since the last settle
+    /// from where they were to where its row now stands: once per case,
+    /// however many of its events moved it meanwhile.
+    fn settle(&self, staging: &mut CaseStaging) -> Result<()> {
+        for (case, old) in std::mem::take(&mut staging.extra.0) {
+            let row_key = key(TAG_CASE, &[&id(case.0)]);
+            let Some(row) = staging.read::<CaseRow>(Self::NAME, &row_key)? else {
+                continue;
+            };
+            let new = (is_open(row.concern.status), row.concern.deadline);
+            if old == Some(new) {
+                continue;
+            }
+            let entries = CaseEntries {
+                units: indexed_units(&row.unit_path).to_vec(),
+                case,
+                reported_at: row.concern.reported_at,
+            };
+            // Entries first written in this staging are not in the tree.
+            let fresh = old.is_none() || staging.is_new(&row_key);
+            index(staging, &entries, old, new, fresh);
+        }
+        Ok(())
+    }
+}
+
+/// The cases touched since the last settle, each with where it stood
+/// before (`None`: it had no row).
+#[derive(Debug, Default)]
+pub struct Touched(rustc_hash::FxHashMap<ConcernId, Option<Placed>>);
+
+/// A staging of the cases view.
+type CaseStaging = Staging<Touched>;
+
+/// What a case's index entries are made of.
+struct CaseEntries {
+    /// The units it is indexed under.
+    units: Vec<UnitId>,
+    case: ConcernId,
+    reported_at: DateTime<Utc>,
 }
 
 /// Whether a case in this status counts as open for the `N`/`D` indexes.
@@ -150,23 +194,22 @@ type Placed = (bool, Option<DateTime<Utc>>);
 /// Writes the index entries of a new case, or moves them from `old` to
 /// `new`; `fresh` if none of the case's entries is in the tree yet.
 fn index(
-    staging: &mut Staging,
-    path: &[UnitId],
-    concern: &Concern,
+    staging: &mut CaseStaging,
+    entries: &CaseEntries,
     old: Option<Placed>,
     new: Placed,
     fresh: bool,
 ) {
-    let put = |staging: &mut Staging, key: Vec<u8>| {
+    let put = |staging: &mut CaseStaging, key: Vec<u8>| {
         if fresh {
             staging.put_raw_new(key, Vec::new());
         } else {
             staging.put_raw(key, Vec::new());
         }
     };
-    let case = id(concern.id.0);
-    let newest = time_desc(concern.reported_at);
-    for unit in indexed_units(path) {
+    let case = id(entries.case.0);
+    let newest = time_desc(entries.reported_at);
+    for unit in &entries.units {
         let unit = id(unit.0);
         let entry = |tag: u8, sort: &[u8]| key(tag, &[&unit, sort, &case]);
         if let Some((was_open, deadline)) = old {
