@@ -308,18 +308,13 @@ impl KeyedView for FiguresView {
 
     fn settle(&self, staging: &mut FigStaging) -> Result<()> {
         let cells = std::mem::take(&mut staging.extra);
-        for (cell, change) in cells.rolled_up() {
-            let k = cell.key(&cells.topics);
-            // Held by an earlier batch of a catch-up, or stored.
-            let mut figures = match staging.take_held::<TopicFigures>(&k) {
-                Some(held) => held,
-                None => match staging.get_raw(&k)? {
-                    Some(bytes) => TopicFigures::from_bytes(&bytes)?,
-                    None => TopicFigures::default(),
-                },
-            };
-            figures.add(&change);
-            staging.hold(k, figures, encode_topic);
+        for (cell, change) in cells.rolled_up().iter().flatten() {
+            // Held since an earlier batch of a catch-up, stored, or new.
+            staging
+                .held_mut(&cell.key(&cells.topics), encode_topic, |stored| {
+                    stored.map_or_else(|| Ok(TopicFigures::default()), TopicFigures::from_bytes)
+                })?
+                .add(change);
         }
         for (cell, n) in cells.open {
             let k = key(
@@ -744,8 +739,12 @@ impl Cells {
     /// a month's its quarter's, a quarter's its year's) and the topic
     /// itself and all topics. Each sum is added once to its stored value,
     /// where adding each event to each value cost 40 changes an event.
-    fn rolled_up(&self) -> CellSums {
-        let mut sums = CellSums::default();
+    fn rolled_up(&self) -> Vec<CellSums> {
+        let units = self.paths.iter().map(Vec::len).max().unwrap_or(0);
+        let mut sums = CellSums::with_capacity_and_hasher(
+            self.leaves.len().saturating_mul(units),
+            Default::default(),
+        );
         for (leaf, change) in &self.leaves {
             for unit in self.paths.get(leaf.path as usize).into_iter().flatten() {
                 let cell = Cell {
@@ -764,15 +763,21 @@ impl Cells {
             }
             periods.push(next);
         }
-        let mut sums: CellSums = periods.into_iter().flatten().collect();
-        let mut all_topics = CellSums::default();
-        for (cell, change) in &sums {
-            let all = Cell { topic: 0, ..*cell };
-            all_topics.entry(all).or_default().add(change);
-        }
-        sums.extend(all_topics);
-        sums
+        let all_topics: Vec<CellSums> = periods.iter().map(all_topics).collect();
+        periods.extend(all_topics);
+        periods
     }
+}
+
+/// The sums of `by_topic` over all topics.
+fn all_topics(by_topic: &CellSums) -> CellSums {
+    let mut all = CellSums::with_capacity_and_hasher(by_topic.len() / 2, Default::default());
+    for (cell, change) in by_topic {
+        all.entry(Cell { topic: 0, ..*cell })
+            .or_default()
+            .add(change);
+    }
+    all
 }
 
 /// The sums of `finer` by the next coarser period (none for years).
