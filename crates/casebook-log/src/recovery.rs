@@ -20,8 +20,9 @@
 //! began to index a group the file lacks (some of its entries may be in
 //! sled, and its positions will be given to other events). An index ahead
 //! of a file that lacks more than a power cut can take (it is missing, or
-//! was cut short by hand) is a lost log: start-up stops. A whole group that does not check out is damage, not
-//! a crash, and stops start-up with a `Corrupt` error.
+//! was cut short by hand) is a lost log: start-up stops. A whole group that
+//! does not check out is damage, not a crash, and stops start-up with a
+//! `Corrupt` error.
 
 use crate::error::{LogError, Result};
 use crate::heads::StreamHeads;
@@ -101,7 +102,8 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
     };
     let indexed = log.state.next_position;
     replay_whole_groups(tree, records, file_len, &mut log)?;
-    if indexing_end != REBUILDING && indexing_end > log.state.records_end {
+    // After a rebuild the mark is from before it and the index is new.
+    if !report.index_rebuilt && indexing_end > log.state.records_end {
         tracing::warn!(
             indexing_end,
             records_end = log.state.records_end,

@@ -5,9 +5,9 @@
 //! each one against the current stream heads and event ids, and stages every
 //! accepted record: the group's bytes for the records file and its index
 //! entries. The pipeline behind it ([`crate::pipeline`]) writes the group
-//! to the records file and fsyncs it, indexes it, and only then answers every caller in the group and publishes the new
-//! durable head. A group is all or nothing on disk; a refused append inside
-//! it changes nothing.
+//! to the records file and fsyncs it, indexes it, and only then answers
+//! every caller in the group and publishes the new durable head. A group is
+//! all or nothing on disk; a refused append inside it changes nothing.
 //!
 //! Being the only writer is what makes positions gapless and in commit
 //! order: the writer hands them out, and readers never look past the durable
