@@ -28,6 +28,7 @@ struct Summary {
     rebuild_events_per_s: f64,
     rebuild_seconds: f64,
     rebuild_ratio_read_all: f64,
+    rebuild_cpu_seconds: f64,
     views_resident_mb: f64,
     save_seconds: f64,
     reopen_seconds: f64,
@@ -64,6 +65,7 @@ fn summarise(f: &ProjectionFigures) -> Summary {
         rebuild_events_per_s: f.rebuild_events_per_s,
         rebuild_seconds: f.rebuild_seconds,
         rebuild_ratio_read_all: ratio,
+        rebuild_cpu_seconds: f.rebuild_cpu_seconds,
         views_resident_mb: f.views_resident_mb,
         save_seconds: f.save_seconds,
         reopen_seconds: f.reopen_seconds,
@@ -133,10 +135,12 @@ fn write_report(
     )?;
     writeln!(
         out,
-        "rebuild every view         {:>11} events/s  ({:.1} s, {:.2}x of read all)",
+        "rebuild every view         {:>11} events/s  ({:.1} s, {:.2}x of read all; {:.1} CPU-s, {:.1} cores busy)",
         grouped(s.rebuild_events_per_s),
         s.rebuild_seconds,
-        s.rebuild_ratio_read_all
+        s.rebuild_ratio_read_all,
+        s.rebuild_cpu_seconds,
+        s.rebuild_cpu_seconds / s.rebuild_seconds.max(f64::MIN_POSITIVE)
     )?;
     writeln!(
         out,
