@@ -302,13 +302,17 @@ impl KeyedView for FiguresView {
 
     /// A leaf becomes a value for each unit on its path, period and topic,
     /// but leaves of one unit and month share most of them: counted as two.
+    /// A moved deadline changes an entry in each unit on its path (about
+    /// four) and their counts.
     fn extra_keys(cells: &Cells) -> usize {
-        2 * cells.leaves.len() + cells.open.len() + cells.due.len()
+        2 * cells.leaves.len() + cells.open.len() + cells.due.len() + 8 * cells.moved.len()
     }
 
     fn settle(&self, staging: &mut FigStaging) -> Result<()> {
-        let cells = std::mem::take(&mut staging.extra);
-        for (cell, change) in cells.rolled_up().iter().flatten() {
+        let mut cells = std::mem::take(&mut staging.extra);
+        move_deadlines(staging, &mut cells);
+        cells.roll_up();
+        for (cell, change) in cells.sums.iter().flatten() {
             // Held since an earlier batch of a catch-up, stored, or new.
             staging
                 .held_mut(&cell.key(&cells.topics), encode_topic, |stored| {
@@ -316,14 +320,14 @@ impl KeyedView for FiguresView {
                 })?
                 .add(change);
         }
-        for (cell, n) in cells.open {
+        for (cell, n) in cells.open.drain() {
             let k = key(
                 TAG_OPEN_COUNT,
                 &[&cell.unit, topic_bytes(&cells.topics, cell.topic)],
             );
             staging.put_raw(k, n.to_be_bytes().to_vec());
         }
-        for (cell, change) in cells.due {
+        for (cell, change) in cells.due.drain() {
             let k = cell.key(&cells.topics);
             let stored = match staging.get_raw(&k)? {
                 Some(bytes) => crate::keys::position_from(&bytes)
@@ -340,6 +344,8 @@ impl KeyedView for FiguresView {
                 }
             }
         }
+        cells.settled();
+        staging.extra = cells;
         Ok(())
     }
 }
@@ -432,7 +438,17 @@ impl FiguresView {
         if was_running != now_running {
             let old = was_running.zip(counted_topic);
             let new = now_running.map(|d| (d, s.extra.topic_id(&c.topic)));
-            self.move_deadline(s, c, case, (old, new), fresh);
+            let path = s.extra.path_id(&c.path);
+            s.extra
+                .moved
+                .entry(case)
+                .or_insert(Moved {
+                    path,
+                    fresh,
+                    from: old,
+                    to: old,
+                })
+                .to = new;
         }
         Ok(())
     }
@@ -461,36 +477,6 @@ impl FiguresView {
         c.open = false;
         c.running = false;
         Ok(())
-    }
-
-    /// Moves the case's running deadline (with the topic it is counted
-    /// under) from `old` to `new` in each unit on its path: its own `o`
-    /// entry and the counts of its span and slot.
-    fn move_deadline(
-        &self,
-        s: &mut FigStaging,
-        c: &FigCase,
-        case: ConcernId,
-        (old, new): (RunningDeadline, RunningDeadline),
-        fresh: bool,
-    ) {
-        for unit in &c.path {
-            let unit = id(unit.0);
-            if let Some((old, topic)) = old {
-                s.remove(key(TAG_OPEN_DEADLINE, &[&unit, &time(old), &id(case.0)]));
-                s.extra.count_due(unit, old, topic, -1);
-            }
-            if let Some((new, topic)) = new {
-                let k = key(TAG_OPEN_DEADLINE, &[&unit, &time(new), &id(case.0)]);
-                let topic_name = s.extra.topic(topic).to_vec();
-                if fresh {
-                    s.put_raw_new(k, topic_name);
-                } else {
-                    s.put_raw(k, topic_name);
-                }
-                s.extra.count_due(unit, new, topic, 1);
-            }
-        }
     }
 
     fn open_count(&self, s: &mut FigStaging, c: &FigCase, up: bool) -> Result<()> {
@@ -545,7 +531,7 @@ impl FiguresView {
     /// Applies `change` to what this batch adds to the case's own unit,
     /// topic and day (its leaf). Only at the commit are the leaves added up
     /// the case's path, to longer periods and to all topics (see
-    /// [`Cells::rolled_up`]): an event changes one value here instead of
+    /// [`Cells::roll_up`]): an event changes one value here instead of
     /// one per unit, period and topic (40 on a province's paths).
     fn change_leaf(
         &self,
@@ -571,6 +557,66 @@ type TopicId = u32;
 /// A case's running deadline and the topic it is counted under, if its
 /// clock runs.
 type RunningDeadline = Option<(DateTime<Utc>, TopicId)>;
+
+/// Where a case's running deadline stood when a batch first moved it, and
+/// where it stands now: its `o` entries and deadline counts move once, at
+/// the settle, however many times the batch moved them (a case reported,
+/// acknowledged and resolved in one batch never has any).
+#[derive(Debug, Clone, Copy)]
+struct Moved {
+    path: PathId,
+    /// The case's keys are known not to be in the tree (see [`Staging::is_new`]).
+    fresh: bool,
+    from: RunningDeadline,
+    to: RunningDeadline,
+}
+
+/// Moves each moved case's running deadline (with the topic it is counted
+/// under) in each unit on its path: its own `o` entry and the counts of
+/// its span and slot.
+fn move_deadlines(s: &mut FigStaging, cells: &mut Cells) {
+    for (case, moved) in cells.moved.drain() {
+        if moved.from == moved.to {
+            continue;
+        }
+        for unit in cells.paths.get(moved.path as usize).into_iter().flatten() {
+            let unit = id(unit.0);
+            if let Some((old, topic)) = moved.from {
+                s.remove(key(TAG_OPEN_DEADLINE, &[&unit, &time(old), &id(case.0)]));
+                add_due(&mut cells.due, unit, old, topic, -1);
+            }
+            if let Some((new, topic)) = moved.to {
+                let k = key(TAG_OPEN_DEADLINE, &[&unit, &time(new), &id(case.0)]);
+                let topic_name = topic_bytes(&cells.topics, topic).to_vec();
+                if moved.fresh {
+                    s.put_raw_new(k, topic_name);
+                } else {
+                    s.put_raw(k, topic_name);
+                }
+                add_due(&mut cells.due, unit, new, topic, 1);
+            }
+        }
+    }
+}
+
+/// Adds `change` to the counts of `deadline`'s span and slot.
+fn add_due(
+    due: &mut rustc_hash::FxHashMap<DueCell, i64>,
+    unit: [u8; 16],
+    deadline: DateTime<Utc>,
+    topic: TopicId,
+    change: i64,
+) {
+    for (tag, number) in due_numbers(deadline) {
+        let cell = DueCell {
+            tag,
+            unit,
+            number,
+            topic,
+        };
+        *due.entry(cell).or_default() += change;
+    }
+}
 
 /// One unit, period and topic: the key of a `TopicFigures`, in a form
 /// that is cheap to hash, made into the tree's key once, at the commit.
@@ -667,7 +713,13 @@ struct Leaf {
 /// What the figures keep decoded in a staging until its commit: what the
 /// batch adds to each [`Leaf`], and every open count an event changed. At
 /// the commit the leaves are added up the paths, periods and topics
-/// ([`Cells::rolled_up`]) and each sum added to the stored value once.
+/// ([`Cells::roll_up`]) and each sum added to the stored value once.
+///
+/// A catch-up settles after every batch into the same staging: the maps
+/// are emptied, not dropped, and the topics and paths keep their ids, so
+/// that a batch reuses the memory of the one before it (fresh maps of
+/// hundreds of thousands of sums cost about as much in page faults as the
+/// roll-up itself).
 #[derive(Debug, Default)]
 pub struct Cells {
     /// Topic names by [`TopicId`]; 0 is all topics.
@@ -681,6 +733,11 @@ pub struct Cells {
     open: rustc_hash::FxHashMap<OpenCell, u64>,
     /// What the batch adds to each deadline count.
     due: rustc_hash::FxHashMap<DueCell, i64>,
+    /// Cases whose running deadline the batch moved.
+    moved: rustc_hash::FxHashMap<ConcernId, Moved>,
+    /// The sums [`Cells::roll_up`] makes: by topic for each granularity,
+    /// finest first, then the same for all topics.
+    sums: Vec<CellSums>,
 }
 
 /// Sums of figures by cell.
@@ -699,19 +756,6 @@ impl Cells {
         self.topics.push(topic.as_str().to_owned());
         self.topic_ids.insert(topic.as_str().to_owned(), id);
         id
-    }
-
-    /// Adds `change` to the counts of `deadline`'s span and slot.
-    fn count_due(&mut self, unit: [u8; 16], deadline: DateTime<Utc>, topic: TopicId, change: i64) {
-        for (tag, number) in due_numbers(deadline) {
-            let cell = DueCell {
-                tag,
-                unit,
-                number,
-                topic,
-            };
-            *self.due.entry(cell).or_default() += change;
-        }
     }
 
     /// The ids of `topic` and of all topics.
@@ -734,17 +778,17 @@ impl Cells {
         id
     }
 
-    /// The leaves added up into every value they change: each unit on the
-    /// path, each period holding the day (a day's sums make its month's,
-    /// a month's its quarter's, a quarter's its year's) and the topic
-    /// itself and all topics. Each sum is added once to its stored value,
-    /// where adding each event to each value cost 40 changes an event.
-    fn rolled_up(&self) -> Vec<CellSums> {
-        let units = self.paths.iter().map(Vec::len).max().unwrap_or(0);
-        let mut sums = CellSums::with_capacity_and_hasher(
-            self.leaves.len().saturating_mul(units),
-            Default::default(),
-        );
+    /// Adds the leaves up into every value they change, in
+    /// [`Cells::sums`]: each unit on the path, each period holding the day
+    /// (a day's sums make its month's, a month's its quarter's, a quarter's
+    /// its year's) and the topic itself and all topics. Each sum is added
+    /// once to its stored value, where adding each event to each value cost
+    /// 40 changes an event.
+    fn roll_up(&mut self) {
+        const GRANULARITIES: usize = 4;
+        self.sums.resize_with(2 * GRANULARITIES, CellSums::default);
+        let (by_topic, all) = self.sums.split_at_mut(GRANULARITIES);
+        let days = &mut by_topic[0];
         for (leaf, change) in &self.leaves {
             for unit in self.paths.get(leaf.path as usize).into_iter().flatten() {
                 let cell = Cell {
@@ -753,36 +797,39 @@ impl Cells {
                     period: leaf.day,
                     topic: leaf.topic,
                 };
-                sums.entry(cell).or_default().add(change);
+                days.entry(cell).or_default().add(change);
             }
         }
-        let mut periods = vec![sums];
-        while let Some(next) = periods.last().map(coarser_periods) {
-            if next.is_empty() {
-                break;
-            }
-            periods.push(next);
+        for finer in 1..GRANULARITIES {
+            let (done, next) = by_topic.split_at_mut(finer);
+            add_coarser_periods(&done[finer - 1], &mut next[0]);
         }
-        let all_topics: Vec<CellSums> = periods.iter().map(all_topics).collect();
-        periods.extend(all_topics);
-        periods
+        for (by_topic, all) in by_topic.iter().zip(all.iter_mut()) {
+            add_all_topics(by_topic, all);
+        }
+    }
+
+    /// Empties what a batch added, keeping the memory and the ids.
+    fn settled(&mut self) {
+        self.leaves.clear();
+        self.open.clear();
+        self.due.clear();
+        self.sums.iter_mut().for_each(CellSums::clear);
     }
 }
 
-/// The sums of `by_topic` over all topics.
-fn all_topics(by_topic: &CellSums) -> CellSums {
-    let mut all = CellSums::with_capacity_and_hasher(by_topic.len() / 2, Default::default());
+/// Adds the sums of `by_topic` over all topics into `all`.
+fn add_all_topics(by_topic: &CellSums, all: &mut CellSums) {
     for (cell, change) in by_topic {
         all.entry(Cell { topic: 0, ..*cell })
             .or_default()
             .add(change);
     }
-    all
 }
 
-/// The sums of `finer` by the next coarser period (none for years).
-fn coarser_periods(finer: &CellSums) -> CellSums {
-    let mut coarser = CellSums::default();
+/// Adds the sums of `finer` by the next coarser period (none for years)
+/// into `coarser`.
+fn add_coarser_periods(finer: &CellSums, coarser: &mut CellSums) {
     for (cell, change) in finer {
         if let Some((gran, period)) = cell.gran.coarser(cell.period) {
             let up = Cell {
@@ -793,7 +840,6 @@ fn coarser_periods(finer: &CellSums) -> CellSums {
             coarser.entry(up).or_default().add(change);
         }
     }
-    coarser
 }
 
 /// The histogram bucket of a duration: the lowest value hdrhistogram treats
