@@ -86,6 +86,22 @@ pub fn decode(recorded: &RecordedEvent, unsealer: Unsealer<'_>) -> Result<Event>
 /// Whether a record's data holds the sealed envelope's key anywhere (in a
 /// text, too: then the slower path merely finds nothing to open).
 fn mentions_sealed_tag(data: &[u8]) -> bool {
-    data.windows(SEALED_TAG.len())
-        .any(|window| window == SEALED_TAG.as_bytes())
+    memchr::memmem::find(data, SEALED_TAG.as_bytes()).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sealed_tag_is_found_wherever_it_is_and_only_there() {
+        let tag = SEALED_TAG.as_bytes();
+        assert!(mentions_sealed_tag(tag));
+        assert!(mentions_sealed_tag(
+            format!(r#"{{"note":{{"{SEALED_TAG}":"x"}}}}"#).as_bytes()
+        ));
+        assert!(!mentions_sealed_tag(&tag[..tag.len() - 1]));
+        assert!(!mentions_sealed_tag(br#"{"note":"plain"}"#));
+        assert!(!mentions_sealed_tag(b""));
+    }
 }
