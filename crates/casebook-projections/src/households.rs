@@ -118,6 +118,13 @@ fn apply_case(
     case: casebook_domain::ConcernId,
     event: &Decoded,
 ) -> Result<()> {
+    let status = status_after(&event.event.payload);
+    let visit =
+        matches!(&event.event.payload, Payload::ActionRecorded(a) if a.action == ActionKind::Visit);
+    if status.is_none() && !visit {
+        // Nothing of the case that a household shows changes.
+        return Ok(());
+    }
     let case_key = key(TAG_CASE, &[&id(case.0)]);
     let households: Vec<HouseholdId> = match &event.event.payload {
         Payload::ConcernReported(e) => {
@@ -129,9 +136,6 @@ fn apply_case(
             .read_owned(HouseholdsView::NAME, &case_key)?
             .unwrap_or_default(),
     };
-    let status = status_after(&event.event.payload);
-    let visit =
-        matches!(&event.event.payload, Payload::ActionRecorded(a) if a.action == ActionKind::Visit);
     for h in households {
         let k = household_key(h);
         if !staging.contains(&k)? {

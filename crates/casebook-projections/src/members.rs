@@ -197,8 +197,16 @@ fn apply_household(staging: &mut Staging, h: HouseholdId, event: &Decoded) -> Re
 }
 
 fn apply_case(staging: &mut Staging, case: ConcernId, event: &Decoded) -> Result<()> {
-    let ck = case_key(case);
     let payload = &event.event.payload;
+    let visit = matches!(payload, Payload::ActionRecorded(a) if a.action == ActionKind::Visit);
+    let changes_load = status_after(payload).is_some()
+        || deadline_after(payload).is_some()
+        || assignee_after(payload).is_some();
+    if !changes_load && !visit {
+        // Feedback, a reply, a referral: nothing a workload counts.
+        return Ok(());
+    }
+    let ck = case_key(case);
     // Moved out of the staging, and staged again at the end.
     let mut load = match (staging.take::<CaseLoad>(MembersView::NAME, &ck)?, payload) {
         (Some(load), _) => load,
@@ -225,10 +233,8 @@ fn apply_case(staging: &mut Staging, case: ConcernId, event: &Decoded) -> Result
     if let Some(assignee) = assignee_after(payload) {
         move_person(staging, case, &mut load, assignee)?;
     }
-    if let Payload::ActionRecorded(a) = payload {
-        if a.action == ActionKind::Visit {
-            record_visit(staging, case, &load, event)?;
-        }
+    if visit {
+        record_visit(staging, case, &load, event)?;
     }
     staging.put_owned(ck, load);
     Ok(())
