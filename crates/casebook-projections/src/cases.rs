@@ -40,7 +40,7 @@ use crate::keys::{id, key, prefix_end, time, time_desc};
 use crate::row_cache::{DecodedRow, Rendered, RenderedJson, RowCache};
 use crate::staging::{Source, Staging};
 use crate::units;
-use crate::view_tree::{Entries, ViewTree};
+use crate::view_tree::{Entries, Key, ViewTree};
 
 const TAG_CASE: u8 = b'c';
 const TAG_NEWEST: u8 = b'n';
@@ -200,7 +200,7 @@ fn index(
     new: Placed,
     fresh: bool,
 ) {
-    let put = |staging: &mut CaseStaging, key: Vec<u8>| {
+    let put = |staging: &mut CaseStaging, key: Key| {
         if fresh {
             staging.put_raw_new(key, Vec::new());
         } else {
@@ -454,7 +454,7 @@ type Scan<'a> = Entries<'a>;
 
 /// The index entries of one unit, strictly after `after`.
 fn scan<'a>(tree: &'a ViewTree, tag: u8, unit: UnitId, after: Option<&[u8]>) -> Scan<'a> {
-    let prefix = key(tag, &[&id(unit.0)]);
+    let prefix = key(tag, &[&id(unit.0)]).to_vec();
     let end = prefix_end(&prefix);
     match after {
         Some(after) => {

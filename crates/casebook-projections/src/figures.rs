@@ -37,7 +37,7 @@ use crate::keyed_view::KeyedView;
 use crate::keys::{id, key, prefix_end, signed, time};
 use crate::staging::{Source, Staging};
 use crate::units;
-use crate::view_tree::ViewTree;
+use crate::view_tree::{Key, ViewTree};
 
 const TAG_CASE: u8 = b's';
 const TAG_COUNTERS: u8 = b'f';
@@ -656,7 +656,7 @@ struct DueCell {
 }
 
 impl DueCell {
-    fn key(&self, topics: &[String]) -> Vec<u8> {
+    fn key(&self, topics: &[String]) -> Key {
         due_key(
             self.tag,
             &self.unit,
@@ -668,7 +668,7 @@ impl DueCell {
 
 /// The key of a deadline count (`topic` empty: where the unit's counts of
 /// span or slot `number` begin).
-fn due_key(tag: u8, unit: &[u8; 16], number: i64, topic: &[u8]) -> Vec<u8> {
+fn due_key(tag: u8, unit: &[u8; 16], number: i64, topic: &[u8]) -> Key {
     key(tag, &[unit, &signed(number), topic])
 }
 
@@ -718,9 +718,9 @@ struct Leaf {
 ///
 /// A catch-up settles after every batch into the same staging: the maps
 /// are emptied, not dropped, and the topics and paths keep their ids, so
-/// that a batch reuses the memory of the one before it (fresh maps of
-/// hundreds of thousands of sums cost about as much in page faults as the
-/// roll-up itself).
+/// that a batch reuses the memory of the one before it (maps made afresh
+/// for every batch cost page faults: 2 % of a rebuild's samples, beside
+/// about 5 % for the roll-up's own work).
 #[derive(Debug, Default)]
 pub struct Cells {
     /// Topic names by [`TopicId`]; 0 is all topics.
@@ -1184,7 +1184,7 @@ fn gather(
 ) -> Result<()> {
     let u = id(unit.0);
     let g = [granularity.tag()];
-    let start = key(TAG_COUNTERS, &[&u, &g, &first.to_be_bytes()]);
+    let start = key(TAG_COUNTERS, &[&u, &g, &first.to_be_bytes()]).to_vec();
     let end = prefix_end(&key(TAG_COUNTERS, &[&u, &g, &last.to_be_bytes()]));
     for (k, v) in tree.range(start..end) {
         let topic = String::from_utf8_lossy(&k[22..]).into_owned();

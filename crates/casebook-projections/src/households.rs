@@ -23,7 +23,7 @@ use crate::error::{ProjectionError, Result};
 use crate::keyed_view::KeyedView;
 use crate::keys::{id, key, uuid_from};
 use crate::staging::{Source, Staging};
-use crate::view_tree::ViewTree;
+use crate::view_tree::{Key, ViewTree};
 
 const TAG_HOUSEHOLD: u8 = b'h';
 const TAG_CASE: u8 = b'c';
@@ -63,13 +63,14 @@ impl HouseholdRow {
     }
 }
 
-fn household_key(h: HouseholdId) -> Vec<u8> {
+fn household_key(h: HouseholdId) -> Key {
     key(TAG_HOUSEHOLD, &[&id(h.0)])
 }
 
 impl KeyedView for HouseholdsView {
     const NAME: &'static str = "households";
-    const VERSION: u32 = 2;
+    /// 3: a case keeps only the households known when it was reported.
+    const VERSION: u32 = 3;
 
     type Extra = ();
 
@@ -128,7 +129,15 @@ fn apply_case(
     let case_key = key(TAG_CASE, &[&id(case.0)]);
     let households: Vec<HouseholdId> = match &event.event.payload {
         Payload::ConcernReported(e) => {
-            let hs = e.subject.households();
+            // The households the view knows when the case is reported (a
+            // household's row is never removed): checked once, not at
+            // every event of the case.
+            let mut hs = Vec::new();
+            for h in e.subject.households() {
+                if staging.contains(&household_key(h))? {
+                    hs.push(h);
+                }
+            }
             staging.put(case_key, &hs)?;
             hs
         }
@@ -138,9 +147,6 @@ fn apply_case(
     };
     for h in households {
         let k = household_key(h);
-        if !staging.contains(&k)? {
-            continue;
-        }
         if let Some(status) = status {
             staging.put_raw(status_key(h, case), serde_json::to_vec(&status)?);
         }
@@ -157,7 +163,7 @@ fn apply_case(
     Ok(())
 }
 
-fn status_key(h: HouseholdId, case: casebook_domain::ConcernId) -> Vec<u8> {
+fn status_key(h: HouseholdId, case: casebook_domain::ConcernId) -> Key {
     key(TAG_STATUS, &[&id(h.0), &id(case.0)])
 }
 

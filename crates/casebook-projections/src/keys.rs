@@ -5,19 +5,16 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::view_tree::Key;
+
 /// The key under which every keyed view keeps its checkpoint: the last
 /// position applied. `0xff` sorts after every data tag.
 pub const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
 
-/// Builds a key from a tag and parts.
-pub fn key(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
-    let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>();
-    let mut out = Vec::with_capacity(len);
-    out.push(tag);
-    for part in parts {
-        out.extend_from_slice(part);
-    }
-    out
+/// Builds a key from a tag and parts (inline up to
+/// [`crate::view_tree::KEY_INLINE`] bytes: the staging takes it as it is).
+pub fn key(tag: u8, parts: &[&[u8]]) -> Key {
+    Key::from_parts(tag, parts)
 }
 
 /// A UUID as its 16 bytes.

@@ -36,7 +36,7 @@ use crate::households::status_after;
 use crate::keyed_view::KeyedView;
 use crate::keys::{id, key, time, uuid_from};
 use crate::staging::{Source, Staging};
-use crate::view_tree::ViewTree;
+use crate::view_tree::{Key, ViewTree};
 
 const TAG_MEMBER: u8 = b'm';
 const TAG_HOUSEHOLD: u8 = b'h';
@@ -116,23 +116,23 @@ pub struct MemberWorkload {
     pub not_visited: Vec<HouseholdId>,
 }
 
-fn member_key(m: PersonId) -> Vec<u8> {
+fn member_key(m: PersonId) -> Key {
     key(TAG_MEMBER, &[&id(m.0)])
 }
 
-fn household_key(h: HouseholdId) -> Vec<u8> {
+fn household_key(h: HouseholdId) -> Key {
     key(TAG_HOUSEHOLD, &[&id(h.0)])
 }
 
-fn case_key(c: ConcernId) -> Vec<u8> {
+fn case_key(c: ConcernId) -> Key {
     key(TAG_CASE, &[&id(c.0)])
 }
 
-fn person_case_key(m: PersonId, c: ConcernId) -> Vec<u8> {
+fn person_case_key(m: PersonId, c: ConcernId) -> Key {
     key(TAG_PERSON_CASE, &[&id(m.0), &id(c.0)])
 }
 
-fn household_case_key(h: HouseholdId, c: ConcernId) -> Vec<u8> {
+fn household_case_key(h: HouseholdId, c: ConcernId) -> Key {
     key(TAG_HOUSEHOLD_CASE, &[&id(h.0), &id(c.0)])
 }
 
@@ -203,7 +203,8 @@ fn apply_case(staging: &mut Staging, case: ConcernId, event: &Decoded) -> Result
         || deadline_after(payload).is_some()
         || assignee_after(payload).is_some();
     if !changes_load && !visit {
-        // Feedback, a reply, a referral: nothing a workload counts.
+        // Feedback, a referral, an action other than a visit: nothing a
+        // workload counts.
         return Ok(());
     }
     let ck = case_key(case);

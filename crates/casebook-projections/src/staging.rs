@@ -247,7 +247,7 @@ impl<X> Staging<X> {
     /// Stages `value` (stored as JSON) under `key`.
     pub fn put<T: Serialize + Clone + Send + 'static>(
         &mut self,
-        key: Vec<u8>,
+        key: impl Into<Key>,
         value: &T,
     ) -> Result<()> {
         self.hold(key, value.clone(), encode_json::<T>);
@@ -256,22 +256,22 @@ impl<X> Staging<X> {
 
     /// Stages `value` under `key`, kept decoded until the commit, when
     /// `encode` turns it into bytes.
-    pub fn hold<T: Send + 'static>(&mut self, key: Vec<u8>, value: T, encode: Encoder) {
+    pub fn hold<T: Send + 'static>(&mut self, key: impl Into<Key>, value: T, encode: Encoder) {
         self.stage(key, Staged::Held(Box::new(value), encode), false);
     }
 
     /// Stages `value` (stored as JSON) under `key`, without a copy.
-    pub fn put_owned<T: Serialize + Send + 'static>(&mut self, key: Vec<u8>, value: T) {
+    pub fn put_owned<T: Serialize + Send + 'static>(&mut self, key: impl Into<Key>, value: T) {
         self.hold(key, value, encode_json::<T>);
     }
 
     /// Like [`Staging::put_owned`] for a key the caller knows is not in the tree.
-    pub fn put_new<T: Serialize + Send + 'static>(&mut self, key: Vec<u8>, value: T) {
+    pub fn put_new<T: Serialize + Send + 'static>(&mut self, key: impl Into<Key>, value: T) {
         self.stage(key, Staged::Held(Box::new(value), encode_json::<T>), true);
     }
 
     /// Like [`Staging::put_raw`] for a key the caller knows is not in the tree.
-    pub fn put_raw_new(&mut self, key: Vec<u8>, value: Vec<u8>) {
+    pub fn put_raw_new(&mut self, key: impl Into<Key>, value: Vec<u8>) {
         self.stage(key, Staged::Bytes(Some(value)), true);
     }
 
@@ -283,25 +283,27 @@ impl<X> Staging<X> {
 
     /// Stages a change; a key already changed in this staging keeps what
     /// was known of it (a key once staged as possibly in the tree stays so).
-    fn stage(&mut self, key: Vec<u8>, staged: Staged, new: bool) {
-        match self.writes.get_mut(key.as_slice()) {
+    fn stage(&mut self, key: impl Into<Key>, staged: Staged, new: bool) {
+        let key = key.into();
+        match self.writes.get_mut(&*key) {
             Some(entry) => entry.0 = staged,
             None => {
-                self.writes.insert(Key::from_slice(&key), (staged, new));
+                self.writes.insert(key, (staged, new));
             }
         }
     }
 
     /// Stages raw bytes under `key`.
-    pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+    pub fn put_raw(&mut self, key: impl Into<Key>, value: Vec<u8>) {
         self.stage(key, Staged::Bytes(Some(value)), false);
     }
 
     /// Stages the removal of `key`; nothing to write if the key is known
     /// not to be in the tree.
-    pub fn remove(&mut self, key: Vec<u8>) {
+    pub fn remove(&mut self, key: impl Into<Key>) {
+        let key = key.into();
         if self.is_new(&key) {
-            self.writes.remove(key.as_slice());
+            self.writes.remove(&*key);
         } else {
             self.stage(key, Staged::Bytes(None), false);
         }

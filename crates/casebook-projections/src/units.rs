@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::keys::{id, key};
 use crate::staging::{Source, Staging};
-use crate::view_tree::ViewTree;
+use crate::view_tree::{Key, ViewTree};
 
 /// Tag of unit nodes.
 const TAG_UNIT: u8 = b'u';
@@ -41,7 +41,7 @@ pub struct UnitNode {
     pub covers: Vec<UnitId>,
 }
 
-fn unit_key(unit: UnitId) -> Vec<u8> {
+fn unit_key(unit: UnitId) -> Key {
     key(TAG_UNIT, &[&id(unit.0)])
 }
 

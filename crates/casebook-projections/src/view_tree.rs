@@ -41,6 +41,25 @@ impl Key {
     }
 }
 
+impl From<Vec<u8>> for Key {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(SmallVec::from_vec(bytes))
+    }
+}
+
+impl Key {
+    /// `tag` followed by `parts`: a view's key built in place, without a
+    /// buffer of its own for the keys that fit [`KEY_INLINE`].
+    pub fn from_parts(tag: u8, parts: &[&[u8]]) -> Self {
+        let mut bytes = SmallVec::new();
+        bytes.push(tag);
+        for part in parts {
+            bytes.extend_from_slice(part);
+        }
+        Self(bytes)
+    }
+}
+
 impl Clone for Key {
     fn clone(&self) -> Self {
         Self::from_slice(&self.0)
