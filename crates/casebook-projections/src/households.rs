@@ -151,13 +151,13 @@ fn apply_case(
             staging.put_raw(status_key(h, case), serde_json::to_vec(&status)?);
         }
         if visit {
-            let Some(mut row) = staging.read_owned::<HouseholdRow>(HouseholdsView::NAME, &k)?
-            else {
+            // Moved out, and staged again below.
+            let Some(mut row) = staging.take::<HouseholdRow>(HouseholdsView::NAME, &k)? else {
                 continue;
             };
             let at = event.event.occurred_at;
             row.last_visit = Some(row.last_visit.map_or(at, |t| t.max(at)));
-            staging.put(k, &row)?;
+            staging.put_owned(k, row);
         }
     }
     Ok(())

@@ -163,13 +163,13 @@ impl KeyedView for MembersView {
     }
 }
 
-fn read_or_default<T: serde::de::DeserializeOwned + Default + Clone + 'static>(
-    staging: &Staging,
+/// The value under `k` moved out of the staging (see [`Staging::take`]:
+/// the caller stages it again), or a default one.
+fn take_or_default<T: serde::de::DeserializeOwned + Default + 'static>(
+    staging: &mut Staging,
     k: &[u8],
 ) -> Result<T> {
-    Ok(staging
-        .read_owned(MembersView::NAME, k)?
-        .unwrap_or_default())
+    Ok(staging.take(MembersView::NAME, k)?.unwrap_or_default())
 }
 
 fn apply_household(staging: &mut Staging, h: HouseholdId, event: &Decoded) -> Result<()> {
@@ -179,9 +179,9 @@ fn apply_household(staging: &mut Staging, h: HouseholdId, event: &Decoded) -> Re
         _ => return Ok(()),
     };
     let hk = household_key(h);
-    let mut load: HouseholdLoad = read_or_default(staging, &hk)?;
+    let mut load: HouseholdLoad = take_or_default(staging, &hk)?;
     let mk = member_key(member);
-    let mut row: MemberRow = read_or_default(staging, &mk)?;
+    let mut row: MemberRow = take_or_default(staging, &mk)?;
     match from {
         Some(from) => {
             load.members.insert(member);
@@ -192,8 +192,9 @@ fn apply_household(staging: &mut Staging, h: HouseholdId, event: &Decoded) -> Re
             row.households.remove(&h);
         }
     }
-    staging.put(hk, &load)?;
-    staging.put(mk, &row)
+    staging.put_owned(hk, load);
+    staging.put_owned(mk, row);
+    Ok(())
 }
 
 fn apply_case(staging: &mut Staging, case: ConcernId, event: &Decoded) -> Result<()> {
@@ -317,9 +318,9 @@ fn record_visit(
     );
     for h in &load.households {
         let hk = household_key(*h);
-        let mut hl: HouseholdLoad = read_or_default(staging, &hk)?;
+        let mut hl: HouseholdLoad = take_or_default(staging, &hk)?;
         hl.last_visit = Some(hl.last_visit.map_or(at, |t| t.max(at)));
-        staging.put(hk, &hl)?;
+        staging.put_owned(hk, hl);
     }
     Ok(())
 }
