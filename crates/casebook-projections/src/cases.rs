@@ -74,8 +74,9 @@ pub struct CaseRow {
     pub unit_path: Vec<UnitId>,
     /// When the log recorded its last event.
     pub updated_at: DateTime<Utc>,
-    /// Its last event's type.
-    pub last_event_type: String,
+    /// Its last event's type (borrowed from the domain's names while a
+    /// view folds events: no string made per event).
+    pub last_event_type: std::borrow::Cow<'static, str>,
     /// Its last event's position.
     pub position: Position,
 }
@@ -122,7 +123,7 @@ impl KeyedView for CasesView {
             concern,
             unit_path,
             updated_at: event.recorded_at,
-            last_event_type: event.event.payload.event_type().to_owned(),
+            last_event_type: event.event.payload.event_type().into(),
             position: event.position,
         };
         if fresh {

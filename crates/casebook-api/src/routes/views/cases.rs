@@ -142,7 +142,7 @@ fn summary(item: CaseItem, search: Option<SearchMatch>) -> Result<CaseSummary, A
         concern: item.concern_json()?,
         unit_path: item.unit_path_json()?,
         updated_at: item.row.updated_at,
-        last_event_type: item.row.last_event_type.clone(),
+        last_event_type: item.row.last_event_type.to_string(),
         position: item.row.position,
         deadline_status: item.deadline_status,
         search,
