@@ -312,12 +312,10 @@ impl KeyedView for FiguresView {
         let mut cells = std::mem::take(&mut staging.extra);
         move_deadlines(staging, &mut cells);
         cells.roll_up();
-        let mut cell_key = Vec::new();
         for (cell, change) in cells.sums.iter().flatten() {
-            cell.write_key(&cells.topics, &mut cell_key);
             // Held since an earlier batch of a catch-up, stored, or new.
             staging
-                .held_mut(&cell_key, encode_topic, |stored| {
+                .held_mut(&cell.key(&cells.topics), encode_topic, |stored| {
                     stored.map_or_else(|| Ok(TopicFigures::default()), TopicFigures::from_bytes)
                 })?
                 .add(change);
@@ -631,15 +629,17 @@ struct Cell {
 }
 
 impl Cell {
-    /// Writes the cell's key into `out` (emptied first): the settle makes
-    /// hundreds of thousands of keys a batch, all in one buffer.
-    fn write_key(&self, topics: &[String], out: &mut Vec<u8>) {
-        out.clear();
-        out.push(TAG_COUNTERS);
-        out.extend_from_slice(&self.unit);
-        out.push(self.gran.tag());
-        out.extend_from_slice(&self.period.to_be_bytes());
-        out.extend_from_slice(topic_bytes(topics, self.topic));
+    /// The cell's key, built inline (no allocation).
+    fn key(&self, topics: &[String]) -> Key {
+        key(
+            TAG_COUNTERS,
+            &[
+                &self.unit,
+                &[self.gran.tag()],
+                &self.period.to_be_bytes(),
+                topic_bytes(topics, self.topic),
+            ],
+        )
     }
 }
 
