@@ -10,7 +10,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::concern::{ConcernKind, Confidentiality, Priority, Subject};
@@ -90,14 +89,57 @@ pub fn payload_from_current_bytes(
     if schema_version_of(event_type) != Some(schema_version) {
         return Ok(None);
     }
-    let data: &RawValue = serde_json::from_slice(data).map_err(|e| malformed(event_type, e))?;
-    let tag = serde_json::value::to_raw_value(event_type).map_err(|e| malformed(event_type, e))?;
-    // As in `payload_from_record`: the tag first, then the data.
-    let tagged = [("type", &*tag), ("data", data)];
-    let fields = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(tagged.into_iter());
-    Payload::deserialize(fields)
+    let tagged = TaggedData {
+        event_type,
+        data,
+        fields_read: 0,
+    };
+    Payload::deserialize(serde::de::value::MapAccessDeserializer::new(tagged))
         .map(Some)
         .map_err(|e| malformed(event_type, e))
+}
+
+/// A record's event type and data shown to serde as the map `{"type": …,
+/// "data": …}` that [`Payload`]'s adjacent tagging reads, tag first, with
+/// the data parsed once, straight from its bytes into its variant.
+struct TaggedData<'de> {
+    event_type: &'de str,
+    data: &'de [u8],
+    /// How many of the two fields have been read.
+    fields_read: u8,
+}
+
+impl<'de> serde::de::MapAccess<'de> for TaggedData<'de> {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        use serde::de::IntoDeserializer;
+        let name = match self.fields_read {
+            0 => "type",
+            1 => "data",
+            _ => return Ok(None),
+        };
+        seed.deserialize(name.into_deserializer()).map(Some)
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        use serde::de::IntoDeserializer;
+        self.fields_read += 1;
+        if self.fields_read == 1 {
+            return seed.deserialize(self.event_type.into_deserializer());
+        }
+        let mut data = serde_json::Deserializer::from_slice(self.data);
+        let value = seed.deserialize(&mut data)?;
+        // Nothing but white space may follow the data.
+        data.end()?;
+        Ok(value)
+    }
 }
 
 /// The record the log should store for `event`.

@@ -341,6 +341,16 @@ fn every_event_type_reads_from_its_stored_bytes_as_from_its_json_tree() {
         let direct = payload_from_current_bytes(&record.event_type, record.schema_version, &bytes)
             .expect("decodes");
         assert_eq!(direct, Some(event.payload), "{}", record.event_type);
+        let mut trailing = bytes.clone();
+        trailing.extend_from_slice(b" x");
+        assert!(
+            matches!(
+                payload_from_current_bytes(&record.event_type, record.schema_version, &trailing),
+                Err(DomainError::MalformedRecord { .. })
+            ),
+            "{} with bytes after its data",
+            record.event_type
+        );
     }
 }
 
