@@ -51,12 +51,23 @@ impl Key {
     /// `tag` followed by `parts`: a view's key built in place, without a
     /// buffer of its own for the keys that fit [`KEY_INLINE`].
     pub fn from_parts(tag: u8, parts: &[&[u8]]) -> Self {
-        let mut bytes = SmallVec::new();
-        bytes.push(tag);
-        for part in parts {
-            bytes.extend_from_slice(part);
+        let len = 1 + parts.iter().map(|part| part.len()).sum::<usize>();
+        if len > KEY_INLINE {
+            let mut bytes = Vec::with_capacity(len);
+            bytes.push(tag);
+            parts.iter().for_each(|part| bytes.extend_from_slice(part));
+            return Self(SmallVec::from_vec(bytes));
         }
-        Self(bytes)
+        // Written into the inline array part by part, with no capacity
+        // checks between them.
+        let mut inline = [0u8; KEY_INLINE];
+        inline[0] = tag;
+        let mut at = 1;
+        for part in parts {
+            inline[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        Self(SmallVec::from_buf_and_len(inline, len))
     }
 }
 
@@ -194,6 +205,22 @@ mod tests {
 
     fn keys(entries: Entries<'_>) -> Vec<Vec<u8>> {
         entries.map(|(k, _)| k.to_vec()).collect()
+    }
+
+    #[test]
+    fn a_key_from_parts_is_its_tag_then_its_parts_inline_or_not() {
+        let parts: [&[u8]; 3] = [b"unit", b"", &[9u8; 20]];
+        for extra in [0, KEY_INLINE - 25, KEY_INLINE - 24, KEY_INLINE] {
+            let tail = vec![3u8; extra];
+            let mut all = parts.to_vec();
+            all.push(&tail);
+            let expected: Vec<u8> = std::iter::once(b'x')
+                .chain(all.iter().flat_map(|part| part.iter().copied()))
+                .collect();
+            let key = Key::from_parts(b'x', &all);
+            assert_eq!(&*key, &expected[..], "{extra} bytes more");
+            assert_eq!(key, Key::from_slice(&expected));
+        }
     }
 
     #[test]
