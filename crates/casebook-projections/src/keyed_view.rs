@@ -86,6 +86,9 @@ pub struct KeyedTarget<V: KeyedView> {
     /// Events applied but not committed yet (while catching up), and the
     /// position of the last of them.
     pending: Option<(Staging<V::Extra>, Position)>,
+    /// Keys the last catch-up commit applied: the next staging of a
+    /// catch-up starts with room for as many (see [`Staging::with_room`]).
+    caught_up_keys: usize,
     saver: Saver,
 }
 
@@ -181,9 +184,10 @@ impl<V: KeyedView> Target for KeyedTarget<V> {
         };
         let mut staging = match self.pending.take() {
             Some((staging, _)) => staging,
-            None => Staging::new(
+            None => Staging::with_room(
                 &ViewTree::new(Arc::new(self.map.clone())),
                 self.map.is_empty(),
+                if more { self.caught_up_keys } else { 0 },
             ),
         };
         for event in events.events() {
@@ -200,6 +204,7 @@ impl<V: KeyedView> Target for KeyedTarget<V> {
             self.pending = Some((staging, last.position));
             return Ok(None);
         }
+        self.caught_up_keys = if more { staging.len() } else { 0 };
         self.commit(staging, last.position)?;
         if !more {
             self.save_if_due(last.position + 1)?;
@@ -274,6 +279,7 @@ impl<V: KeyedView> Factory<KeyedTarget<V>> for KeyedFactory<V> {
             map,
             view: self.view.clone(),
             pending: None,
+            caught_up_keys: 0,
             saver: Saver {
                 path,
                 saved,
