@@ -86,9 +86,6 @@ pub struct KeyedTarget<V: KeyedView> {
     /// Events applied but not committed yet (while catching up), and the
     /// position of the last of them.
     pending: Option<(Staging<V::Extra>, Position)>,
-    /// Keys the last catch-up commit applied: the next staging of a
-    /// catch-up starts with room for as many (see [`Staging::with_room`]).
-    caught_up_keys: usize,
     saver: Saver,
 }
 
@@ -184,10 +181,9 @@ impl<V: KeyedView> Target for KeyedTarget<V> {
         };
         let mut staging = match self.pending.take() {
             Some((staging, _)) => staging,
-            None => Staging::with_room(
+            None => Staging::new(
                 &ViewTree::new(Arc::new(self.map.clone())),
                 self.map.is_empty(),
-                if more { self.caught_up_keys } else { 0 },
             ),
         };
         for event in events.events() {
@@ -204,7 +200,6 @@ impl<V: KeyedView> Target for KeyedTarget<V> {
             self.pending = Some((staging, last.position));
             return Ok(None);
         }
-        self.caught_up_keys = if more { staging.len() } else { 0 };
         self.commit(staging, last.position)?;
         if !more {
             self.save_if_due(last.position + 1)?;
@@ -279,7 +274,6 @@ impl<V: KeyedView> Factory<KeyedTarget<V>> for KeyedFactory<V> {
             map,
             view: self.view.clone(),
             pending: None,
-            caught_up_keys: 0,
             saver: Saver {
                 path,
                 saved,

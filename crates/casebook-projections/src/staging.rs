@@ -122,14 +122,12 @@ pub struct Staging<X = ()> {
 }
 
 impl<X: Default> Staging<X> {
-    /// An empty staging over `tree` with room for `keys` changes made at
-    /// once; `empty_tree` if the tree holds no key at all (then it is not
-    /// read). A catch-up's stagings grow to a million keys each, and
-    /// growing there step by step moved every change again at each step.
-    pub fn with_room(tree: &ViewTree, empty_tree: bool, keys: usize) -> Self {
+    /// An empty staging over `tree`; `empty_tree` if the tree holds no key
+    /// at all (then it is not read).
+    pub fn new(tree: &ViewTree, empty_tree: bool) -> Self {
         Self {
             tree: tree.clone(),
-            writes: FxHashMap::with_capacity_and_hasher(keys, Default::default()),
+            writes: FxHashMap::default(),
             empty_tree,
             unit_paths: HashMap::new(),
             extra: X::default(),
@@ -408,7 +406,7 @@ mod tests {
 
     fn staging_over(map: &Map) -> Staging {
         let empty = map.is_empty();
-        Staging::with_room(&ViewTree::new(Arc::new(map.clone())), empty, 0)
+        Staging::new(&ViewTree::new(Arc::new(map.clone())), empty)
     }
 
     proptest::proptest! {
