@@ -284,11 +284,11 @@ impl<X> Staging<X> {
     /// Stages a change; a key already changed in this staging keeps what
     /// was known of it (a key once staged as possibly in the tree stays so).
     fn stage(&mut self, key: impl Into<Key>, staged: Staged, new: bool) {
-        let key = key.into();
-        match self.writes.get_mut(&*key) {
-            Some(entry) => entry.0 = staged,
-            None => {
-                self.writes.insert(key, (staged, new));
+        use std::collections::hash_map::Entry;
+        match self.writes.entry(key.into()) {
+            Entry::Occupied(mut occupied) => occupied.get_mut().0 = staged,
+            Entry::Vacant(vacant) => {
+                vacant.insert((staged, new));
             }
         }
     }
