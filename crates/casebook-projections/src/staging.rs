@@ -57,8 +57,11 @@ impl Source for ViewTree {
     }
 }
 
-/// Encodes a held value for the commit.
-pub type Encoder = fn(&dyn Any) -> Result<Vec<u8>>;
+/// Encodes a held value for the commit, appending its bytes to the
+/// buffer: the commit encodes every held value into one buffer, reused,
+/// and copies each out once, where a vector of its own per value grew
+/// step by step and was copied again into the map's value.
+pub type Encoder = fn(&dyn Any, &mut Vec<u8>) -> Result<()>;
 
 /// One staged change.
 enum Staged {
@@ -86,7 +89,11 @@ impl Staged {
     fn bytes(&self) -> Result<Option<Vec<u8>>> {
         match self {
             Self::Bytes(b) => Ok(b.clone()),
-            Self::Held(value, encode) => encode(value.as_ref()).map(Some),
+            Self::Held(value, encode) => {
+                let mut bytes = Vec::new();
+                encode(value.as_ref(), &mut bytes)?;
+                Ok(Some(bytes))
+            }
         }
     }
 }
@@ -94,11 +101,11 @@ impl Staged {
 /// What a held value is left as once [`Staging::take`] moved it out.
 struct Taken;
 
-fn encode_json<T: Serialize + 'static>(value: &dyn Any) -> Result<Vec<u8>> {
+fn encode_json<T: Serialize + 'static>(value: &dyn Any, out: &mut Vec<u8>) -> Result<()> {
     let value = value
         .downcast_ref::<T>()
         .ok_or_else(|| ProjectionError::Transaction("a held value changed type".into()))?;
-    Ok(serde_json::to_vec(value)?)
+    Ok(serde_json::to_writer(out, value)?)
 }
 
 /// The changes of one or more batches, not yet written. Each change
@@ -315,14 +322,16 @@ impl<X> Staging<X> {
     pub fn commit(self, map: &mut Map, checkpoint: Position) -> Result<()> {
         // In key order: consecutive changes land in the same few nodes of
         // the map, which stay in the CPU's cache.
+        let mut buffer = Vec::new();
         for (key, staged) in in_key_order(self.writes) {
-            let bytes = match staged {
-                Staged::Bytes(bytes) => bytes,
-                Staged::Held(value, encode) => Some(encode(value.as_ref())?),
-            };
-            match bytes {
-                Some(value) => map.insert(key, value.into()),
-                None => map.remove(key.as_ref()),
+            match staged {
+                Staged::Bytes(Some(value)) => map.insert(key, value.into()),
+                Staged::Bytes(None) => map.remove(key.as_ref()),
+                Staged::Held(value, encode) => {
+                    buffer.clear();
+                    encode(value.as_ref(), &mut buffer)?;
+                    map.insert(key, buffer.as_slice().into())
+                }
             };
         }
         map.insert(
@@ -501,10 +510,10 @@ mod tests {
         assert_eq!(map.get(&b"r"[..]).map(|v| v.to_vec()), Some(b"2".to_vec()));
     }
 
-    fn encode_u64(value: &dyn Any) -> Result<Vec<u8>> {
+    fn encode_u64(value: &dyn Any, out: &mut Vec<u8>) -> Result<()> {
         value
             .downcast_ref::<u64>()
-            .map(|n| n.to_be_bytes().to_vec())
+            .map(|n| out.extend_from_slice(&n.to_be_bytes()))
             .ok_or_else(|| ProjectionError::Transaction("not a u64".into()))
     }
 
