@@ -309,9 +309,14 @@ impl KeyedView for FiguresView {
         move_deadlines(staging, &mut cells);
         cells.roll_up();
         for (cell, change) in cells.sums.iter().flatten() {
-            // Held since an earlier batch of a catch-up, stored, or new.
+            let key = cell.key(&cells.topics);
+            // A new value (most are a new day's) is the sum itself.
+            if staging.put_raw_if_vacant(key.clone(), || change.to_bytes()) {
+                continue;
+            }
+            // Held since an earlier batch of a catch-up, or stored.
             staging
-                .held_mut(&cell.key(&cells.topics), encode_topic, |stored| {
+                .held_mut(&key, encode_topic, |stored| {
                     stored.map_or_else(|| Ok(TopicFigures::default()), TopicFigures::from_bytes)
                 })?
                 .add(change);
@@ -912,8 +917,17 @@ impl TopicFigures {
         self.resolve.add(&other.resolve);
     }
 
-    /// The counters (11 big-endian u64), then each histogram as a count
-    /// and (bucket, count) pairs, as LEB128 varints.
+    /// The value's bytes (see [`TopicFigures::write_to`]), in a vector
+    /// of about their size.
+    fn to_bytes(&self) -> Vec<u8> {
+        let pairs = self.acknowledge.0.len() + self.resolve.0.len();
+        let mut out = Vec::with_capacity(COUNTERS * 8 + 2 + 8 * pairs);
+        self.write_to(&mut out);
+        out
+    }
+
+    /// Appends the counters (11 big-endian u64), then each histogram as a
+    /// count and (bucket, count) pairs, as LEB128 varints.
     fn write_to(&self, out: &mut Vec<u8>) {
         for field in self.counters.fields() {
             out.extend_from_slice(&field.to_be_bytes());

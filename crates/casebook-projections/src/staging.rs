@@ -277,6 +277,29 @@ impl<X> Staging<X> {
         self.stage(key, Staged::Held(Box::new(value), encode_json::<T>), true);
     }
 
+    /// Stages the bytes `make` returns under `key` if the key holds nothing
+    /// yet, staged or in the tree, and says whether it did; a key that
+    /// holds a value is left as it was, for the caller to change. A value
+    /// that is complete when first written (a figures sum of a new day)
+    /// is kept as bytes, with no decoded copy held until the commit.
+    pub fn put_raw_if_vacant(
+        &mut self,
+        key: impl Into<Key>,
+        make: impl FnOnce() -> Vec<u8>,
+    ) -> bool {
+        use std::collections::hash_map::Entry;
+        match self.writes.entry(key.into()) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(vacant) => {
+                if !self.empty_tree && self.tree.contains_key(vacant.key()) {
+                    return false;
+                }
+                vacant.insert((Staged::Bytes(Some(make())), true));
+                true
+            }
+        }
+    }
+
     /// Like [`Staging::put_raw`] for a key the caller knows is not in the tree.
     pub fn put_raw_new(&mut self, key: impl Into<Key>, value: Vec<u8>) {
         self.stage(key, Staged::Bytes(Some(value)), true);
@@ -543,6 +566,25 @@ mod tests {
         assert_eq!(value(b"a"), Some(7));
         assert_eq!(value(b"b"), Some(3));
         assert_eq!(value(b"c"), Some(11));
+    }
+
+    #[test]
+    fn raw_bytes_go_only_where_no_value_is_staged_or_stored() {
+        let mut map = map_with(&[(b"stored", b"1")]);
+        let mut staging = staging_over(&map);
+        staging.put_raw(b"staged".to_vec(), b"2".to_vec());
+        let made = |bytes: &'static [u8]| move || bytes.to_vec();
+        assert!(!staging.put_raw_if_vacant(b"stored".to_vec(), made(b"x")));
+        assert!(!staging.put_raw_if_vacant(b"staged".to_vec(), made(b"x")));
+        assert!(staging.put_raw_if_vacant(b"vacant".to_vec(), made(b"3")));
+        assert!(!staging.put_raw_if_vacant(b"vacant".to_vec(), made(b"x")));
+        // Known not to be in the tree: removing it leaves nothing to write.
+        assert!(staging.is_new(b"vacant"));
+        staging.commit(&mut map, 1).unwrap();
+        let value = |k: &[u8]| map.get(k).map(|v| v.to_vec());
+        assert_eq!(value(b"stored"), Some(b"1".to_vec()));
+        assert_eq!(value(b"staged"), Some(b"2".to_vec()));
+        assert_eq!(value(b"vacant"), Some(b"3".to_vec()));
     }
 
     #[test]
