@@ -309,17 +309,19 @@ impl KeyedView for FiguresView {
         move_deadlines(staging, &mut cells);
         cells.roll_up();
         for (cell, change) in cells.sums.iter().flatten() {
-            let key = cell.key(&cells.topics);
-            // A new value (most are a new day's) is the sum itself.
-            if staging.put_raw_if_vacant(key.clone(), || change.to_bytes()) {
-                continue;
-            }
-            // Held since an earlier batch of a catch-up, or stored.
-            staging
-                .held_mut(&key, encode_topic, |stored| {
+            // A new value (most are a new day's) is the sum itself; an
+            // old one is held since an earlier batch of a catch-up, or stored.
+            let held = staging.held_mut_or_put_raw(
+                cell.key(&cells.topics),
+                || change.to_bytes(),
+                encode_topic,
+                |stored| {
                     stored.map_or_else(|| Ok(TopicFigures::default()), TopicFigures::from_bytes)
-                })?
-                .add(change);
+                },
+            )?;
+            if let Some(sum) = held {
+                sum.add(change);
+            }
         }
         for (cell, n) in cells.open.drain() {
             let k = key(

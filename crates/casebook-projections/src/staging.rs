@@ -195,17 +195,22 @@ impl<X> Staging<X> {
             .map(|value| *value)
     }
 
-    /// The value under `key` held decoded here, to change in place: `load`
-    /// makes it from the stored bytes (`None`: no value) the first time.
-    /// One lookup where a take and a [`Staging::hold`] are two, for values changed many times a batch (figures' sums).
-    pub fn held_mut<T: Send + 'static>(
+    /// Where `key` holds nothing yet, staged or in the tree, stages the
+    /// bytes `make` returns and answers `None`: a value complete when first
+    /// written (a figures sum of a new day, most of them) stays bytes, with
+    /// no decoded copy held until the commit. Else answers the value under
+    /// `key` held decoded here, to change in place: `load` makes it from
+    /// the bytes staged or stored (`None`: a staged removal) the first time.
+    /// One lookup for a value changed many times a batch (figures' sums).
+    pub fn held_mut_or_put_raw<T: Send + 'static>(
         &mut self,
-        key: &[u8],
+        key: impl Into<Key>,
+        make: impl FnOnce() -> Vec<u8>,
         encode: Encoder,
         load: impl FnOnce(Option<&[u8]>) -> Result<T>,
-    ) -> Result<&mut T> {
+    ) -> Result<Option<&mut T>> {
         use std::collections::hash_map::Entry;
-        let staged = match self.writes.entry(Key::from_slice(key)) {
+        let staged = match self.writes.entry(key.into()) {
             Entry::Occupied(occupied) => {
                 let (staged, _) = occupied.into_mut();
                 if !matches!(staged, Staged::Held(value, _) if value.is::<T>()) {
@@ -218,9 +223,13 @@ impl<X> Staging<X> {
                 let stored = if self.empty_tree {
                     None
                 } else {
-                    self.tree.get(key)
+                    self.tree.get(vacant.key())
                 };
-                let value = load(stored.as_deref())?;
+                let Some(stored) = stored else {
+                    vacant.insert((Staged::Bytes(Some(make())), true));
+                    return Ok(None);
+                };
+                let value = load(Some(&stored[..]))?;
                 &mut vacant
                     .insert((Staged::Held(Box::new(value), encode), false))
                     .0
@@ -230,6 +239,7 @@ impl<X> Staging<X> {
             Staged::Held(value, _) => value.downcast_mut::<T>(),
             Staged::Bytes(_) => None,
         }
+        .map(Some)
         .ok_or_else(|| ProjectionError::Transaction("a held value changed type".into()))
     }
 
@@ -275,29 +285,6 @@ impl<X> Staging<X> {
     /// Like [`Staging::put_owned`] for a key the caller knows is not in the tree.
     pub fn put_new<T: Serialize + Send + 'static>(&mut self, key: impl Into<Key>, value: T) {
         self.stage(key, Staged::Held(Box::new(value), encode_json::<T>), true);
-    }
-
-    /// Stages the bytes `make` returns under `key` if the key holds nothing
-    /// yet, staged or in the tree, and says whether it did; a key that
-    /// holds a value is left as it was, for the caller to change. A value
-    /// that is complete when first written (a figures sum of a new day)
-    /// is kept as bytes, with no decoded copy held until the commit.
-    pub fn put_raw_if_vacant(
-        &mut self,
-        key: impl Into<Key>,
-        make: impl FnOnce() -> Vec<u8>,
-    ) -> bool {
-        use std::collections::hash_map::Entry;
-        match self.writes.entry(key.into()) {
-            Entry::Occupied(_) => false,
-            Entry::Vacant(vacant) => {
-                if !self.empty_tree && self.tree.contains_key(vacant.key()) {
-                    return false;
-                }
-                vacant.insert((Staged::Bytes(Some(make())), true));
-                true
-            }
-        }
     }
 
     /// Like [`Staging::put_raw`] for a key the caller knows is not in the tree.
@@ -544,47 +531,68 @@ mod tests {
         Ok(stored.map_or(0, |b| u64::from_be_bytes(b.try_into().unwrap())))
     }
 
+    fn u64_under(map: &Map, key: &[u8]) -> Option<u64> {
+        map.get(key)
+            .map(|v| u64::from_be_bytes(v[..].try_into().unwrap()))
+    }
+
+    /// Adds `n` to the `u64` under `key`, or stages `n` as bytes where the
+    /// key holds nothing: whether it did the latter.
+    fn add_or_put(staging: &mut Staging, key: &[u8], n: u64) -> bool {
+        let made = move || n.to_be_bytes().to_vec();
+        match staging
+            .held_mut_or_put_raw(key.to_vec(), made, encode_u64, load_u64)
+            .unwrap()
+        {
+            Some(held) => {
+                *held += n;
+                false
+            }
+            None => true,
+        }
+    }
+
     #[test]
     fn a_value_held_in_place_is_loaded_once_and_encoded_at_the_commit() {
         let mut map = map_with(&[(b"a", &5_u64.to_be_bytes())]);
         let mut staging = staging_over(&map);
-        *staging.held_mut(b"a", encode_u64, load_u64).unwrap() += 1;
+        assert!(!add_or_put(&mut staging, b"a", 1));
+        let never_made = || -> Vec<u8> { panic!("made where a value is") };
+        let never_loaded = |_: Option<&[u8]>| -> Result<u64> { panic!("loaded twice") };
         *staging
-            .held_mut(b"a", encode_u64, |_| -> Result<u64> {
-                panic!("loaded twice")
-            })
+            .held_mut_or_put_raw(b"a".to_vec(), never_made, encode_u64, never_loaded)
+            .unwrap()
             .unwrap() += 1;
-        *staging.held_mut(b"b", encode_u64, load_u64).unwrap() += 3;
         // Raw bytes staged before are where a held value starts from.
         staging.put_raw(b"c".to_vec(), 10_u64.to_be_bytes().to_vec());
-        *staging.held_mut(b"c", encode_u64, load_u64).unwrap() += 1;
+        assert!(!add_or_put(&mut staging, b"c", 1));
         staging.commit(&mut map, 1).unwrap();
-        let value = |k: &[u8]| {
-            map.get(k)
-                .map(|v| u64::from_be_bytes(v[..].try_into().unwrap()))
-        };
-        assert_eq!(value(b"a"), Some(7));
-        assert_eq!(value(b"b"), Some(3));
-        assert_eq!(value(b"c"), Some(11));
+        assert_eq!(u64_under(&map, b"a"), Some(7));
+        assert_eq!(u64_under(&map, b"c"), Some(11));
+
+        // A staged removal is where a held value starts from nothing.
+        let mut staging = staging_over(&map);
+        staging.remove(b"c".to_vec());
+        assert!(!add_or_put(&mut staging, b"c", 4));
+        staging.commit(&mut map, 2).unwrap();
+        assert_eq!(u64_under(&map, b"c"), Some(4));
     }
 
     #[test]
     fn raw_bytes_go_only_where_no_value_is_staged_or_stored() {
-        let mut map = map_with(&[(b"stored", b"1")]);
+        let mut map = map_with(&[(b"stored", &1_u64.to_be_bytes())]);
         let mut staging = staging_over(&map);
-        staging.put_raw(b"staged".to_vec(), b"2".to_vec());
-        let made = |bytes: &'static [u8]| move || bytes.to_vec();
-        assert!(!staging.put_raw_if_vacant(b"stored".to_vec(), made(b"x")));
-        assert!(!staging.put_raw_if_vacant(b"staged".to_vec(), made(b"x")));
-        assert!(staging.put_raw_if_vacant(b"vacant".to_vec(), made(b"3")));
-        assert!(!staging.put_raw_if_vacant(b"vacant".to_vec(), made(b"x")));
+        staging.put_raw(b"staged".to_vec(), 2_u64.to_be_bytes().to_vec());
+        assert!(!add_or_put(&mut staging, b"stored", 10));
+        assert!(!add_or_put(&mut staging, b"staged", 10));
+        assert!(add_or_put(&mut staging, b"vacant", 3));
+        assert!(!add_or_put(&mut staging, b"vacant", 10));
         // Known not to be in the tree: removing it leaves nothing to write.
         assert!(staging.is_new(b"vacant"));
         staging.commit(&mut map, 1).unwrap();
-        let value = |k: &[u8]| map.get(k).map(|v| v.to_vec());
-        assert_eq!(value(b"stored"), Some(b"1".to_vec()));
-        assert_eq!(value(b"staged"), Some(b"2".to_vec()));
-        assert_eq!(value(b"vacant"), Some(b"3".to_vec()));
+        assert_eq!(u64_under(&map, b"stored"), Some(11));
+        assert_eq!(u64_under(&map, b"staged"), Some(12));
+        assert_eq!(u64_under(&map, b"vacant"), Some(13));
     }
 
     #[test]
