@@ -30,7 +30,9 @@ mod report;
 /// jemalloc instead of glibc's malloc: the views, the log and HTTP make
 /// many small, short-lived allocations across threads; with jemalloc the
 /// server takes about a fifth more commands a second (measured in
-/// `docs/PERFORMANCE.md`, "The allocator").
+/// `docs/PERFORMANCE.md`, "The allocator"). Its default configuration
+/// (huge pages for its memory) is set where it is built, in
+/// `.cargo/config.toml`.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -107,6 +107,10 @@ pub struct ProjectionFigures {
     /// The process's resident memory grew by this much while the views
     /// were built (MB): about what the views take in memory.
     pub views_resident_mb: f64,
+    /// How much of the process's memory was backed by transparent huge
+    /// pages right after the rebuild (MB; 0 where `/proc` does not say):
+    /// shows that the allocator's `thp:always` took effect.
+    pub huge_pages_mb: f64,
     /// Seconds a clean shutdown took to save every view.
     pub save_seconds: f64,
     /// Seconds to open the views again from their files and catch up.
@@ -142,6 +146,7 @@ pub async fn run(plan: &Plan) -> Result<ProjectionFigures> {
     let (projections, rebuild_seconds) = open_and_catch_up(&log, root.path()).await?;
     let rebuild_cpu_seconds = process_cpu_seconds() - cpu_before;
     let views_resident_mb = resident_mb() - resident_before;
+    let huge_pages_mb = proc_kb("/proc/self/smaps_rollup", "AnonHugePages:") / 1024.0;
     let events = log.len();
     let rebuild_events_per_s = events as f64 / rebuild_seconds;
     tracing::info!(events, rebuild_events_per_s, "views rebuilt");
@@ -181,6 +186,7 @@ pub async fn run(plan: &Plan) -> Result<ProjectionFigures> {
         rebuild_seconds,
         rebuild_cpu_seconds,
         views_resident_mb,
+        huge_pages_mb,
         save_seconds,
         reopen_seconds,
         sled_floor,
@@ -272,10 +278,15 @@ async fn sled_floor(projections: &Projections, dir: &Path, events: u64) -> Resul
 
 /// The process's resident memory, MB (0 where `/proc` does not say).
 fn resident_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+    proc_kb("/proc/self/status", "VmRSS:") / 1024.0
+}
+
+/// The figure on the line of `file` that starts with `field`, in kB (0
+/// where the file or the line is missing).
+fn proc_kb(file: &str, field: &str) -> f64 {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| {
             rest.trim()
                 .trim_end_matches("kB")
@@ -283,7 +294,7 @@ fn resident_mb() -> f64 {
                 .parse::<f64>()
                 .ok()
         })
-        .map_or(0.0, |kb| kb / 1024.0)
+        .unwrap_or(0.0)
 }
 
 /// CPU-seconds the process has used, user and system, all threads (0
