@@ -1390,7 +1390,7 @@ mod tests {
                 (Key::from_slice(&k), sled::IVec::from(&topic[..]))
             })
             .collect();
-        let tree = ViewTree::new(std::sync::Arc::new(map));
+        let tree = ViewTree::new(map);
         let mut overdue = super::overdue_by_topic(&tree, &unit, at(40));
         overdue.sort();
         assert_eq!(overdue, vec![(&b"roads"[..], 2), (&b"water"[..], 1)]);

@@ -4,11 +4,14 @@
 //!
 //! A [`KeyedView`] says how one event changes its keys; [`KeyedTarget`]
 //! runs a batch of events through it (after folding unit events into the
-//! view's copy of the unit tree, which every keyed view keeps), applies the
-//! batch with its checkpoint to the worker's map and publishes that state
-//! for queries. While the worker catches up, batches are staged together
-//! (up to [`STAGED_KEYS_MAX`] keys) and applied once, so a row many events
-//! touch is encoded once.
+//! view's copy of the unit tree, which every keyed view keeps) and writes
+//! the batch with its checkpoint to the view's map, which queries read
+//! (`view_tree::Published`). A live batch is written in place, under the
+//! lock queries take the map with; a large one (a catch-up) is written to
+//! a copy that then replaces the map, so that queries never wait for it.
+//! While the worker catches up, batches are staged together (up to
+//! [`STAGED_KEYS_MAX`] keys) and applied once, so a row many events touch
+//! is encoded once.
 //!
 //! A live worker saves its view (`view_file`) on a thread of its own once
 //! [`SAVE_AFTER_EVENTS`] events were applied since the last save, or
@@ -29,10 +32,10 @@ use crate::decode::Decoded;
 use crate::error::{ProjectionError, Result};
 use crate::feed::Batch;
 use crate::keys::{position_from, CHECKPOINT_KEY};
-use crate::staging::Staging;
+use crate::staging::{write_changes, Staging};
 use crate::units;
 use crate::view_file::{self, ViewFiles};
-use crate::view_tree::{Map, Published, ViewTree};
+use crate::view_tree::{Map, Published};
 use crate::worker::{Factory, Target};
 
 /// One view kept as ordered byte keys.
@@ -68,6 +71,11 @@ pub trait KeyedView: Send + Sync + 'static {
 /// million events ran about a fifth faster at 1,000,000 than at 500,000.
 pub const STAGED_KEYS_MAX: usize = 1_000_000;
 
+/// Most keys a commit writes in place, with queries waiting on the lock
+/// (some hundreds of microseconds of inserts, encoded beforehand); a larger
+/// commit is written to a copy of the map that then replaces it.
+pub const IN_PLACE_KEYS_MAX: usize = 8_192;
+
 /// A live view is saved once this many events were applied since its last
 /// save: at most this many are replayed after a crash (about a second).
 pub const SAVE_AFTER_EVENTS: u64 = 100_000;
@@ -78,9 +86,7 @@ pub const SAVE_AFTER: Duration = Duration::from_secs(60);
 /// One generation of a keyed view.
 #[derive(Debug)]
 pub struct KeyedTarget<V: KeyedView> {
-    /// The worker's own state: the last published one, to which the next
-    /// commit applies.
-    map: Map,
+    /// The view's state: written by this worker alone, read by queries.
     published: Published,
     view: Arc<V>,
     /// Events applied but not committed yet (while catching up), and the
@@ -172,7 +178,7 @@ impl<V: KeyedView> Target for KeyedTarget<V> {
     type Serving = Published;
 
     fn checkpoint(&self) -> Result<Option<Position>> {
-        Ok(applied(&self.map).checked_sub(1))
+        Ok(applied(&self.published.snapshot()).checked_sub(1))
     }
 
     fn apply(&mut self, events: &Batch, more: bool) -> Result<Option<Position>> {
@@ -181,10 +187,10 @@ impl<V: KeyedView> Target for KeyedTarget<V> {
         };
         let mut staging = match self.pending.take() {
             Some((staging, _)) => staging,
-            None => Staging::new(
-                &ViewTree::new(Arc::new(self.map.clone())),
-                self.map.is_empty(),
-            ),
+            None => {
+                let state = self.published.tree();
+                Staging::new(&state, state.is_empty())
+            }
         };
         for event in events.events() {
             if let StreamId::Unit(unit) = event.stream {
@@ -215,24 +221,33 @@ impl<V: KeyedView> Target for KeyedTarget<V> {
         if let Some((staging, last)) = self.pending.take() {
             self.commit(staging, last)?;
         }
-        let applied = applied(&self.map);
-        self.saver.finish(&self.map, applied)
+        let map = self.published.snapshot();
+        self.saver.finish(&map, applied(&map))
     }
 }
 
 impl<V: KeyedView> KeyedTarget<V> {
-    /// Settles the view's own values into `staging`, applies it with `last`
-    /// as the checkpoint, and publishes the new state.
+    /// Settles the view's own values into `staging` and writes it with
+    /// `last` as the checkpoint: queries see all of it at once.
     fn commit(&mut self, mut staging: Staging<V::Extra>, last: Position) -> Result<()> {
         self.view.settle(&mut staging)?;
-        staging.commit(&mut self.map, last)?;
-        self.published.publish(self.map.clone());
+        if staging.len() <= IN_PLACE_KEYS_MAX {
+            // Encoded before the lock is taken: queries wait for the
+            // inserts alone.
+            let changes = staging.changes().collect::<Result<Vec<_>>>()?;
+            self.published
+                .change(|map| write_changes(map, changes, last));
+        } else {
+            let mut map = self.published.snapshot();
+            staging.commit(&mut map, last)?;
+            self.published.replace(map);
+        }
         Ok(())
     }
 
     fn save_if_due(&mut self, applied: u64) -> Result<()> {
         if self.saver.idle() && self.saver.due(applied) {
-            self.saver.start(self.map.clone(), applied)?;
+            self.saver.start(self.published.snapshot(), applied)?;
         }
         Ok(())
     }
@@ -270,8 +285,7 @@ impl<V: KeyedView> Factory<KeyedTarget<V>> for KeyedFactory<V> {
         };
         let saved = applied(&map);
         Ok(KeyedTarget {
-            published: Published::new(map.clone()),
-            map,
+            published: Published::new(map),
             view: self.view.clone(),
             pending: None,
             saver: Saver {

@@ -2,10 +2,11 @@
 //!
 //! A view applies events against a [`Staging`]: reads see the staging's own
 //! writes first, then the state the worker began from; writes stay in the
-//! staging. `commit` applies all of them and the new checkpoint to the
-//! worker's map, which it then publishes whole: queries see a batch's
-//! events all at once, with their checkpoint, or not at all, and a file
-//! saved from a published state holds each of its events exactly once.
+//! staging. A commit writes all of them and the new checkpoint to the
+//! view's map in one step (under the lock queries take it with, or into a
+//! copy that then replaces it): queries see a batch's events all at once,
+//! with their checkpoint, or not at all, and a file saved from a state
+//! holds each of its events exactly once.
 //!
 //! A worker catching up keeps one staging over many batches of events, so
 //! a row that many events touch is encoded once. A staging begun on an
@@ -22,6 +23,7 @@ use casebook_domain::UnitId;
 use casebook_log::Position;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use sled::IVec;
 
 use crate::error::{ProjectionError, Result};
 use crate::keys::CHECKPOINT_KEY;
@@ -327,29 +329,65 @@ impl<X> Staging<X> {
     }
 
     /// Applies every staged change and the checkpoint to `map` (the
-    /// state this staging began from, owned by its worker), which the
-    /// worker then publishes.
+    /// state this staging began from, changed by its worker alone).
     pub fn commit(self, map: &mut Map, checkpoint: Position) -> Result<()> {
+        for change in self.changes() {
+            let (key, value) = change?;
+            write(map, key, value);
+        }
+        write_checkpoint(map, checkpoint);
+        Ok(())
+    }
+
+    /// The staged changes in key order, each value encoded (`None`: a
+    /// removal), for [`write_changes`]. The staging's own state of the
+    /// view is let go of first: it shares the map's nodes, and while it
+    /// lives the writes would copy each node they change.
+    pub fn changes(self) -> impl Iterator<Item = Result<(Key, Option<IVec>)>> {
+        let Self { tree, writes, .. } = self;
+        drop(tree);
+        let mut buffer = Vec::new();
         // In key order: consecutive changes land in the same few nodes of
         // the map, which stay in the CPU's cache.
-        let mut buffer = Vec::new();
-        for (key, staged) in in_key_order(self.writes) {
-            match staged {
-                Staged::Bytes(Some(value)) => map.insert(key, value.into()),
-                Staged::Bytes(None) => map.remove(key.as_ref()),
+        in_key_order(writes).map(move |(key, staged)| {
+            let value = match staged {
+                Staged::Bytes(bytes) => bytes.map(IVec::from),
                 Staged::Held(value, encode) => {
                     buffer.clear();
                     encode(value.as_ref(), &mut buffer)?;
-                    map.insert(key, buffer.as_slice().into())
+                    Some(IVec::from(buffer.as_slice()))
                 }
             };
-        }
-        map.insert(
-            Key::from_slice(CHECKPOINT_KEY),
-            checkpoint.to_be_bytes().as_slice().into(),
-        );
-        Ok(())
+            Ok((key, value))
+        })
     }
+}
+
+/// Writes changes taken from [`Staging::changes`] and the checkpoint to
+/// `map`.
+pub fn write_changes(map: &mut Map, changes: Vec<(Key, Option<IVec>)>, checkpoint: Position) {
+    for (key, value) in changes {
+        write(map, key, value);
+    }
+    write_checkpoint(map, checkpoint);
+}
+
+fn write(map: &mut Map, key: Key, value: Option<IVec>) {
+    match value {
+        Some(value) => {
+            map.insert(key, value);
+        }
+        None => {
+            map.remove(key.as_ref());
+        }
+    }
+}
+
+fn write_checkpoint(map: &mut Map, checkpoint: Position) {
+    map.insert(
+        Key::from_slice(CHECKPOINT_KEY),
+        checkpoint.to_be_bytes().as_slice().into(),
+    );
 }
 
 /// The staged changes in key order.
@@ -412,8 +450,6 @@ impl<X> Source for Staging<X> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use std::sync::Arc;
-
     use super::*;
 
     fn map_with(entries: &[(&[u8], &[u8])]) -> Map {
@@ -425,7 +461,7 @@ mod tests {
 
     fn staging_over(map: &Map) -> Staging {
         let empty = map.is_empty();
-        Staging::new(&ViewTree::new(Arc::new(map.clone())), empty)
+        Staging::new(&ViewTree::new(map.clone()), empty)
     }
 
     proptest::proptest! {

@@ -2,18 +2,20 @@
 //!
 //! The cases, figures, households and members views are ordered maps of
 //! byte keys to byte values (the layouts in `keys` and each view's module).
-//! They live in memory: a worker applies a batch to its own [`Map`] and then
-//! publishes it; a query takes the published [`ViewTree`], one state that
-//! never changes under it, however long it reads. `imbl`'s maps share every
-//! node a batch did not touch, so publishing costs a pointer, not a copy,
-//! and a query holding an old state keeps only the nodes changed since.
-//! What a worker applied is saved to a file now and then (`view_file`), so
-//! a restart replays the log only from there.
+//! They live in memory, one [`Map`] per view in its [`Published`] place: a
+//! worker applies a batch to it and a query takes a [`ViewTree`] from it,
+//! one state that never changes under the query, however long it reads.
+//! Taking a state costs a pointer: `imbl`'s maps share their nodes between
+//! states and copy a node only when it is changed while another state
+//! holds it. So the worker changes the map where it is (see
+//! [`Published::change`]): a node no query holds at that moment is changed
+//! in place, not copied, and a query holding an old state keeps only the
+//! nodes changed since. What a worker applied is saved to a file now and
+//! then (`view_file`), so a restart replays the log only from there.
 
 use std::ops::{Bound, RangeBounds};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use arc_swap::ArcSwap;
 use sled::IVec;
 use smallvec::SmallVec;
 
@@ -104,7 +106,7 @@ pub type Map = imbl::OrdMap<Key, IVec>;
 /// sees the same state. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct ViewTree {
-    map: Arc<Map>,
+    map: Map,
 }
 
 /// Iterates over a view's entries in key order.
@@ -112,8 +114,13 @@ pub type Entries<'a> = Box<dyn Iterator<Item = (&'a Key, &'a IVec)> + 'a>;
 
 impl ViewTree {
     /// The state `map` holds.
-    pub fn new(map: Arc<Map>) -> Self {
+    pub fn new(map: Map) -> Self {
         Self { map }
+    }
+
+    /// Whether the state holds no key at all.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
     }
 
     /// The value under `key`.
@@ -163,29 +170,61 @@ fn bound<K: AsRef<[u8]>>(bound: Bound<&K>) -> Bound<&[u8]> {
     }
 }
 
-/// Where one generation of a view publishes its states: the worker stores,
-/// queries load. Cheap to clone (clones share the same place).
+/// Where one generation of a view keeps its state: the worker changes it,
+/// queries take it. Cheap to clone (clones share the same place).
+///
+/// A lock guards the map itself, not a pointer to a copy of it. A query
+/// holds the read lock only while it clones the map's root; the worker
+/// holds the write lock only while it inserts a live batch's encoded
+/// changes. In between, the map's nodes are the worker's alone unless a
+/// query or a save still holds a state, so a batch changes most nodes in
+/// place: publishing a copy per batch made every batch copy each node it
+/// touched (sixteen entries, and an atomic count on each entry's value or
+/// child), most of the views' cost under a steady load of new cases.
 #[derive(Debug, Clone, Default)]
 pub struct Published {
-    current: Arc<ArcSwap<Map>>,
+    current: Arc<RwLock<Map>>,
 }
 
 impl Published {
     /// A place holding `map`.
     pub fn new(map: Map) -> Self {
         Self {
-            current: Arc::new(ArcSwap::from_pointee(map)),
+            current: Arc::new(RwLock::new(map)),
         }
     }
 
     /// The state queries read now.
     pub fn tree(&self) -> ViewTree {
-        ViewTree::new(self.current.load_full())
+        ViewTree::new(self.snapshot())
     }
 
-    /// Makes `map` the state queries read.
-    pub fn publish(&self, map: Map) {
-        self.current.store(Arc::new(map));
+    /// The state now, as a map of its own (sharing every node).
+    pub fn snapshot(&self) -> Map {
+        self.read().clone()
+    }
+
+    /// Changes the state in place; queries wait until `change` is done, so
+    /// it should only insert what is ready to insert.
+    pub fn change<R>(&self, change: impl FnOnce(&mut Map) -> R) -> R {
+        change(&mut self.write())
+    }
+
+    /// Makes `map` the state queries read. The state it replaces is
+    /// dropped after the lock is let go.
+    pub fn replace(&self, map: Map) {
+        let replaced = std::mem::replace(&mut *self.write(), map);
+        drop(replaced);
+    }
+
+    // A worker that panicked while changing the map poisons the lock; its
+    // view is reported failed, and queries go on reading what it left.
+    fn read(&self) -> RwLockReadGuard<'_, Map> {
+        self.current.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Map> {
+        self.current.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -200,7 +239,7 @@ mod tests {
             .iter()
             .map(|k| (Key::from_slice(k), IVec::from(&b"v"[..])))
             .collect();
-        ViewTree::new(Arc::new(map))
+        ViewTree::new(map)
     }
 
     fn keys(entries: Entries<'_>) -> Vec<Vec<u8>> {
@@ -271,13 +310,29 @@ mod tests {
     }
 
     #[test]
-    fn a_query_keeps_the_state_it_took_while_a_new_one_is_published() {
+    fn a_query_keeps_the_state_it_took_while_the_map_changes_in_place_or_is_replaced() {
+        let v = |b: &'static [u8]| IVec::from(b);
         let published = Published::new(Map::new());
         let before = published.tree();
-        let mut map = Map::new();
-        map.insert(Key::from_slice(b"k"), IVec::from(&b"1"[..]));
-        published.publish(map);
-        assert!(before.get(b"k").is_none());
-        assert_eq!(published.tree().get(b"k").as_deref(), Some(&b"1"[..]));
+        published.change(|map| map.insert(Key::from_slice(b"k"), v(b"1")));
+        let first = published.tree();
+        published.change(|map| {
+            map.insert(Key::from_slice(b"k"), v(b"2"));
+            map.insert(Key::from_slice(b"l"), v(b"3"));
+        });
+        assert!(before.get(b"k").is_none() && before.is_empty());
+        assert_eq!(first.get(b"k").as_deref(), Some(&b"1"[..]));
+        assert!(!first.contains_key(b"l"));
+        let second = published.tree();
+        assert_eq!(second.get(b"k").as_deref(), Some(&b"2"[..]));
+        let mut copy = published.snapshot();
+        copy.insert(Key::from_slice(b"m"), v(b"4"));
+        assert!(
+            !published.tree().contains_key(b"m"),
+            "a copy is not the state"
+        );
+        published.replace(copy);
+        assert!(published.tree().contains_key(b"m"));
+        assert_eq!(keys(second.iter()), vec![b"k".to_vec(), b"l".to_vec()]);
     }
 }
