@@ -175,12 +175,17 @@ pub async fn execute<A: Target>(
         let revision = history.last().map(|e| e.revision);
         let new_events = decide_on::<A>(state, principal, &request, command_id, &history)?;
         let expected = revision.map_or(ExpectedRevision::NoStream, ExpectedRevision::Exact);
+        // The answer names each event's type; a repeat of these events
+        // has the same content (the log compares it), so the same types.
+        let event_types: Vec<String> = new_events.iter().map(|e| e.event_type.clone()).collect();
         match state
             .log()
             .append(&request.stream, expected, new_events)
             .await
         {
-            Ok(outcome) => return finish(state, &request.stream, command_id, outcome).await,
+            Ok(outcome) => {
+                return finish(state, &request.stream, command_id, outcome, event_types).await
+            }
             Err(LogError::IdempotencyConflict { .. }) if request.new_stream && attempt == 0 => {
                 continue
             }
@@ -231,6 +236,7 @@ async fn finish(
     stream: &str,
     command_id: Uuid,
     outcome: casebook_log::AppendOutcome,
+    event_types: Vec<String>,
 ) -> Result<CommandOutcome, ApiError> {
     let status = match outcome.status {
         AppendStatus::Appended => {
@@ -243,36 +249,26 @@ async fn finish(
     if !stream.starts_with(casebook_domain::ConcernId::CATEGORY) {
         state.wait_directory(position, DIRECTORY_WAIT).await?;
     }
+    // The log answers each event's place in the order the events were given.
     let events: Vec<PlacedEvent> = outcome
         .events
         .iter()
-        .map(|place| PlacedEvent {
+        .zip(event_types)
+        .map(|(place, event_type)| PlacedEvent {
             id: place.id,
-            event_type: String::new(),
+            event_type,
             revision: place.revision,
             position: place.position,
         })
         .collect();
-    let mut answer = CommandOutcome {
+    Ok(CommandOutcome {
         status,
         command_id,
         stream: stream.to_owned(),
         revision: outcome.stream_revision(stream).unwrap_or_default(),
         position,
         events,
-    };
-    fill_types(state, &mut answer)?;
-    Ok(answer)
-}
-
-/// Fills in the event types from the log (the append answers places only).
-fn fill_types(state: &AppState, answer: &mut CommandOutcome) -> Result<(), ApiError> {
-    for event in &mut answer.events {
-        if let Some(recorded) = state.log().get(event.position)? {
-            event.event_type = recorded.event_type;
-        }
-    }
-    Ok(())
+    })
 }
 
 /// The outcome of the command if its events are already in the stream.
