@@ -8,10 +8,13 @@
 //! [`Unsealer`] allows; encoding leaves them plain, and the appender seals
 //! them with [`crate::seal`] once it knows the stream.
 
+use std::sync::LazyLock;
+
 use casebook_domain::{
     payload_from_current_bytes, payload_from_record, payload_to_record, Event, PersonId,
 };
 use casebook_log::{Metadata, NewEvent, RecordedEvent};
+use memchr::memmem;
 use uuid::Uuid;
 
 use crate::error::{PrivacyError, Result};
@@ -83,10 +86,15 @@ pub fn decode(recorded: &RecordedEvent, unsealer: Unsealer<'_>) -> Result<Event>
     })
 }
 
+/// The searcher for [`SEALED_TAG`], built once: building it for every
+/// record cost as much as searching most records.
+static SEALED_TAG_FINDER: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(SEALED_TAG.as_bytes()));
+
 /// Whether a record's data holds the sealed envelope's key anywhere (in a
 /// text, too: then the slower path merely finds nothing to open).
 fn mentions_sealed_tag(data: &[u8]) -> bool {
-    memchr::memmem::find(data, SEALED_TAG.as_bytes()).is_some()
+    SEALED_TAG_FINDER.find(data).is_some()
 }
 
 #[cfg(test)]
