@@ -545,7 +545,8 @@ mod tests {
         assert_eq!(staging.take_held::<u64>(b"s"), Some(2));
         staging.put_owned(b"s".to_vec(), 3_u64);
         // Taken and not staged again: the commit refuses (the worker then
-        // stops, and its unpublished map is dropped).
+        // stops; a live commit encodes every change before it writes one,
+        // a large one wrote into a copy, which is dropped).
         assert!(staging.commit(&mut map.clone(), 1).is_err());
 
         let mut staging = staging_over(&map);

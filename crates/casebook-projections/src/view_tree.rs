@@ -29,8 +29,8 @@ pub const KEY_INLINE: usize = 48;
 
 /// A view's key: its bytes, inline up to [`KEY_INLINE`].
 ///
-/// Cloned by copying the bytes at once. A batch's first change to a node
-/// of a published map copies the node, every key in it; `SmallVec`'s own
+/// Cloned by copying the bytes at once. A change to a node that a query or
+/// a save still holds copies the node, every key in it; `SmallVec`'s own
 /// `clone` goes through an iterator byte by byte, and those copies were
 /// about 7 % of the server's samples under commands.
 #[derive(Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
