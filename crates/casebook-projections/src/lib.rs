@@ -6,9 +6,9 @@
 //! in it exactly once, also across crashes: a view's batch and its
 //! checkpoint take effect together (the keyed views live in memory, write
 //! a batch and its checkpoint into their map in one step and save whole
-//! states to a file;
-//! search makes one tantivy commit with the checkpoint as its payload). A view that cannot apply an event stops there and says so in
-//! [`Projections::status`]; it never skips one. Answers that depend on the
+//! states to a file; search makes one tantivy commit with the checkpoint
+//! as its payload). A view that cannot apply an event stops there and says
+//! so in [`Projections::status`]; it never skips one. Answers that depend on the
 //! clock (overdue, due soon, not visited for N days) are computed at query
 //! time from stored deadlines and times and a caller-given `now`.
 //!
@@ -21,8 +21,8 @@
 //! rules. tantivy gives BM25 ranking, snippets, and a commit whose payload
 //! holds our checkpoint in the same atomic switch of `meta.json` as the
 //! documents, which is exactly the exactly-once property the keyed views
-//! get from saving a whole state. Diacritics are handled outside tantivy, in
-//! plain Rust (`search::fold`), so the folding is testable on its own and
+//! get from saving a whole state. Diacritics are handled outside tantivy,
+//! in plain Rust (`search::fold`), so the folding is testable on its own and
 //! the index holds both the exact and the folded text: exact matches rank
 //! first by construction (two searches, exact hits first), not by tuning
 //! boosts. Because a commit costs several fsyncs, search commits at most
