@@ -36,7 +36,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use casebook_domain::{ConcernId, Payload, StreamId, UnitId};
@@ -169,14 +169,40 @@ pub struct SearchServing {
     recent: Arc<RwLock<Vec<RecentDoc>>>,
 }
 
-/// A document kept in memory until the next commit, with its words.
+/// A document kept in memory until the next commit.
 #[derive(Debug, Clone)]
 struct RecentDoc {
     case_id: ConcernId,
     hamlet: UnitId,
     text: String,
-    exact_words: HashSet<String>,
-    folded_words: HashSet<String>,
+    /// Its words, cut by the first search that reads them: most documents
+    /// are committed before any search comes, and a report costs no
+    /// tokenizing beyond tantivy's own.
+    words: OnceLock<RecentWords>,
+}
+
+/// A recent document's words, as each field's tokenizer cuts them.
+#[derive(Debug, Clone)]
+struct RecentWords {
+    exact: HashSet<String>,
+    folded: HashSet<String>,
+}
+
+impl RecentDoc {
+    fn words(&self, serving: &SearchServing) -> Result<&RecentWords> {
+        if let Some(words) = self.words.get() {
+            return Ok(words);
+        }
+        let f = serving.fields;
+        let words = RecentWords {
+            exact: serving.words(f.text, &self.text)?.into_iter().collect(),
+            folded: serving
+                .words(f.folded, &fold(&self.text))?
+                .into_iter()
+                .collect(),
+        };
+        Ok(self.words.get_or_init(|| words))
+    }
 }
 
 impl SearchServing {
@@ -251,7 +277,7 @@ impl Target for SearchTarget {
             return Ok(None);
         };
         // A catch-up batch is committed at its end, not kept in memory: its
-        // documents need no copy (nor their words cut twice more for it).
+        // documents need no copy.
         // Committing each one (not once at the end of a rebuild) lets
         // tantivy merge its segments as it goes, not in one long burst.
         let catching_up = more || events.len() >= CATCH_UP_EVENTS_MIN;
@@ -317,14 +343,13 @@ impl SearchTarget {
             f.case_id => case_id,
             f.hamlet => e.hamlet_id.0.to_string(),
             f.text => text.clone(),
-            f.folded => folded.clone(),
+            f.folded => folded,
         ))?;
         Ok(Some(RecentDoc {
             case_id: case,
             hamlet: e.hamlet_id,
-            exact_words: self.serving.words(f.text, &text)?.into_iter().collect(),
-            folded_words: self.serving.words(f.folded, &folded)?.into_iter().collect(),
             text,
+            words: OnceLock::new(),
         }))
     }
 
@@ -488,11 +513,11 @@ pub fn search(
         hits.push(hit(&searcher, f, address, score, Some(&snippets))?);
     }
     let hamlets: HashSet<UnitId> = hamlets.iter().copied().collect();
-    push_recent_hits(&mut hits, serving, &hamlets, &exact_words, true);
+    push_recent_hits(&mut hits, serving, &hamlets, &exact_words, true)?;
     for (score, address) in searcher.search(&folded_query, &top)? {
         hits.push(hit(&searcher, f, address, score, None)?);
     }
-    push_recent_hits(&mut hits, serving, &hamlets, &folded_words, false);
+    push_recent_hits(&mut hits, serving, &hamlets, &folded_words, false)?;
     Ok(hits.found)
 }
 
@@ -535,21 +560,22 @@ fn push_recent_hits(
     hamlets: &HashSet<UnitId>,
     words: &[String],
     exact: bool,
-) {
+) -> Result<()> {
     let recent = serving.recent();
-    let matching = recent.iter().filter(|d| {
-        let held = if exact {
-            &d.exact_words
-        } else {
-            &d.folded_words
-        };
-        hamlets.contains(&d.hamlet) && words.iter().all(|w| held.contains(w))
-    });
-    for d in matching {
+    for d in recent.iter() {
         if hits.is_full() {
-            return;
+            break;
         }
-        if hits.holds(d.case_id) {
+        if !hamlets.contains(&d.hamlet) || hits.holds(d.case_id) {
+            continue;
+        }
+        let doc_words = d.words(serving)?;
+        let held = if exact {
+            &doc_words.exact
+        } else {
+            &doc_words.folded
+        };
+        if !words.iter().all(|w| held.contains(w)) {
             continue;
         }
         hits.push(SearchHit {
@@ -563,6 +589,7 @@ fn push_recent_hits(
             },
         });
     }
+    Ok(())
 }
 
 /// The beginning of `text` with `words` in `<b>`…`</b>` and the rest
@@ -744,11 +771,12 @@ mod tests {
         target.apply(&batch, false).unwrap();
         let (word, hamlets, holding) = {
             let recent = target.serving.recent();
-            let word = recent[0].exact_words.iter().next().unwrap().clone();
+            let words = |d: &RecentDoc| d.words(&target.serving).unwrap().exact.clone();
+            let word = words(&recent[0]).into_iter().next().unwrap();
             let hamlets: Vec<UnitId> = recent.iter().map(|d| d.hamlet).collect();
             let holding: HashSet<ConcernId> = recent
                 .iter()
-                .filter(|d| d.exact_words.contains(&word))
+                .filter(|d| words(d).contains(&word))
                 .map(|d| d.case_id)
                 .collect();
             (word, hamlets, holding)
