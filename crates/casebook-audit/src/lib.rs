@@ -34,6 +34,13 @@ use std::path::Path;
 /// Leaves added to the tree per atomic batch while catching up.
 const CATCH_UP_BATCH_EVENTS: usize = 1024;
 
+/// Least time between two live batches of the follower that were not full:
+/// under a steady stream of commands it would otherwise add every event or
+/// two as its own batch, rewriting the same tiles each time; a request for
+/// a size the tree has not reached yet waits for it (the API's bound is
+/// seconds).
+const FOLLOW_BATCH_SPACING: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Everything that can go wrong in the audit crate.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -138,10 +145,14 @@ impl Audit {
             for record in subscription.next_available(CATCH_UP_BATCH_EVENTS).await? {
                 leaves.push(record.canonical_bytes());
             }
+            let full = leaves.len() > CATCH_UP_BATCH_EVENTS;
             let tree = self.tree.clone();
             tokio::task::spawn_blocking(move || tree.append(&leaves))
                 .await
                 .map_err(|err| AuditError::Stopped(err.to_string()))??;
+            if !full {
+                tokio::time::sleep(FOLLOW_BATCH_SPACING).await;
+            }
         }
     }
 
