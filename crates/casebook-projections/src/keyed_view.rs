@@ -14,8 +14,9 @@
 //! is encoded once.
 //!
 //! A live worker saves its view (`view_file`) on a thread of its own once
-//! [`SAVE_AFTER_EVENTS`] events were applied since the last save, or
-//! [`SAVE_AFTER`] has passed with any; and on a clean shutdown. A crash
+//! [`SAVE_AFTER_EVENTS`] events were applied since the last save (but not
+//! sooner than [`SAVE_SPACING_MIN`] after it began), or [`SAVE_AFTER`] has
+//! passed with any; and on a clean shutdown. A crash
 //! loses only what was applied since the last save, and the worker replays
 //! it from the log. A catching-up worker does not save (each save writes
 //! the whole view): it saves once it has caught up.
@@ -78,11 +79,22 @@ pub const STAGED_KEYS_MAX: usize = 1_000_000;
 pub const IN_PLACE_KEYS_MAX: usize = 8_192;
 
 /// A live view is saved once this many events were applied since its last
-/// save: at most this many are replayed after a crash (about a second).
+/// save: at most this many are replayed after a crash (about a second),
+/// unless they came faster than one save per [`SAVE_SPACING_MIN`].
 pub const SAVE_AFTER_EVENTS: u64 = 100_000;
 
 /// A live view that applied anything is saved at least this often.
 pub const SAVE_AFTER: Duration = Duration::from_secs(60);
+
+/// A live view starts a save at most this often, however many events it
+/// applied: a save writes the whole view (seconds of a core for millions
+/// of keys), and every node a commit changes while the save still reads it
+/// is copied. Under 13,000 commands/s a save every 100,000 events took
+/// about a tenth of the server's CPU and doubled the commands' p99
+/// (`docs/PERFORMANCE.md`). Under such a load a crash replays at most
+/// about this long's events (a few seconds' work); a view that has just
+/// caught up saves once this long has passed since it opened.
+pub const SAVE_SPACING_MIN: Duration = Duration::from_secs(30);
 
 /// One generation of a keyed view.
 #[derive(Debug)]
@@ -131,7 +143,9 @@ impl Saver {
 
     fn due(&self, applied: u64) -> bool {
         let unsaved = applied.saturating_sub(self.saved);
-        unsaved >= SAVE_AFTER_EVENTS || (unsaved > 0 && self.since.elapsed() >= SAVE_AFTER)
+        let elapsed = self.since.elapsed();
+        (unsaved >= SAVE_AFTER_EVENTS && elapsed >= SAVE_SPACING_MIN)
+            || (unsaved > 0 && elapsed >= SAVE_AFTER)
     }
 
     /// Starts saving `map` (which has applied `applied` events) on a thread.
@@ -464,6 +478,25 @@ mod tests {
             target.close().is_err(),
             "a shutdown says the view was not saved"
         );
+    }
+
+    #[test]
+    fn many_events_start_a_save_only_once_the_last_began_long_enough_ago() {
+        let mut saver = Saver {
+            path: PathBuf::from("unused.view"),
+            saved: 1_000,
+            since: Instant::now(),
+            running: None,
+        };
+        let many = 1_000 + SAVE_AFTER_EVENTS;
+        assert!(!saver.due(1_000), "nothing new");
+        assert!(!saver.due(many), "a save began a moment ago");
+        saver.since -= SAVE_SPACING_MIN;
+        assert!(saver.due(many), "enough events, and the spacing has passed");
+        assert!(!saver.due(many - 1), "too few events before SAVE_AFTER");
+        saver.since -= SAVE_AFTER - SAVE_SPACING_MIN;
+        assert!(saver.due(1_001), "any event once SAVE_AFTER has passed");
+        assert!(!saver.due(1_000), "but not with nothing new");
     }
 
     #[tokio::test]
