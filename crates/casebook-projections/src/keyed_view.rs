@@ -16,10 +16,10 @@
 //! A live worker saves its view (`view_file`) on a thread of its own once
 //! [`SAVE_AFTER_EVENTS`] events were applied since the last save (but not
 //! sooner than [`SAVE_SPACING_MIN`] after it began), or [`SAVE_AFTER`] has
-//! passed with any; and on a clean shutdown. A crash
-//! loses only what was applied since the last save, and the worker replays
-//! it from the log. A catching-up worker does not save (each save writes
-//! the whole view): it saves once it has caught up.
+//! passed with any; and on a clean shutdown. A crash loses only what was
+//! applied since the last save, and the worker replays it from the log. A
+//! catching-up worker does not save (each save writes the whole view): it
+//! saves once it has caught up.
 
 use std::path::PathBuf;
 use std::sync::Arc;
