@@ -15,7 +15,7 @@
 //! The same pass over the records file builds every stream's head
 //! ([`crate::heads`]).
 
-use crate::error::{LogError, Result};
+use crate::error::Result;
 use crate::heads::{HeadsBuilder, StreamHeads};
 use crate::keys;
 use crate::record::{self, Position};
@@ -38,22 +38,19 @@ impl Known {
 
     /// Builds the id index and the stream heads from the records file up to
     /// `records_end` (one pass, when the log opens), sized for the log's
-    /// `events`.
+    /// `events`; `None` if the file's groups end before `records_end`.
     pub(crate) fn load(
         records: &RecordsFile,
         records_end: u64,
         events: u64,
-    ) -> Result<(Self, StreamHeads)> {
+    ) -> Result<Option<(Self, StreamHeads)>> {
         let capacity = usize::try_from(events).unwrap_or(usize::MAX);
         let mut ids = FxHashMap::with_capacity_and_hasher(capacity, Default::default());
         let mut heads = HeadsBuilder::default();
         let mut offset = 0;
         while offset < records_end {
             let GroupRead::Whole(body) = records.group_at(offset, records_end)? else {
-                return Err(LogError::Corrupt {
-                    position: ids.len() as u64,
-                    reason: "the records file ends inside a group the index holds".into(),
-                });
+                return Ok(None);
             };
             let group_offset = offset;
             offset += GROUP_HEADER_BYTES + body.len() as u64;
@@ -76,7 +73,7 @@ impl Known {
                 }
             }
         }
-        Ok((Known { ids }, heads.build()))
+        Ok(Some((Known { ids }, heads.build())))
     }
 
     /// The position of the event with this id, if it is in the log or

@@ -9,6 +9,15 @@
 //! it durable with one `fdatasync`; only then are the group's appends
 //! answered.
 //!
+//! The file is kept [`RESERVE_BYTES`] of zeros ahead of its records (written
+//! and synced with the round that reaches into them): a round then writes
+//! over blocks the file already has, and its `fdatasync` flushes data
+//! alone, where a round that grew the file also waited for the file
+//! system's journal to commit the new length (under the command load,
+//! about a tenth more commands per second; `docs/PERFORMANCE.md`). A zero
+//! header reads as the end, so the reserve is never taken for a group; a
+//! clean close cuts it off, and recovery tells it from a torn group.
+//!
 //! sled holds the indexes only (stream heads and chunks, categories, event
 //! types, and where each record block lies in this file); the event-id
 //! index lives in memory ([`crate::known`]). All of them are derived from
@@ -20,6 +29,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The file's name inside the log's directory.
 pub(crate) const FILE_NAME: &str = "records";
@@ -32,6 +42,10 @@ pub(crate) const GROUP_HEADER_BYTES: u64 = 8;
 /// it), so a larger claim can only be damage.
 const GROUP_BODY_BYTES_MAX: u64 = 1 << 36;
 
+/// Zeros written past the records at a time: a round that leaves fewer
+/// than half of them ahead writes this many more past the reserve.
+pub(crate) const RESERVE_BYTES: u64 = 2 << 20;
+
 /// The open records file.
 #[derive(Debug)]
 pub(crate) struct RecordsFile {
@@ -39,6 +53,9 @@ pub(crate) struct RecordsFile {
     /// Whether opening created it (it did not exist).
     created: bool,
     path: std::path::PathBuf,
+    /// The file's length as this process left it: the records, and the
+    /// zeros reserved past them.
+    reserved_end: AtomicU64,
 }
 
 /// What lies at an offset of the file.
@@ -67,10 +84,12 @@ impl RecordsFile {
             file.sync_all()?;
             crate::durability::sync_dir(dir)?;
         }
+        let reserved_end = AtomicU64::new(file.metadata()?.len());
         Ok(RecordsFile {
             file,
             created: !existed,
             path,
+            reserved_end,
         })
     }
 
@@ -134,9 +153,22 @@ impl RecordsFile {
     }
 
     /// Writes `bytes` at `offset` (the end of what is written), into the
-    /// page cache: they survive the process, not yet a power cut.
+    /// page cache: they survive the process, not yet a power cut. Writes
+    /// [`RESERVE_BYTES`] of zeros past the reserve when fewer than half of
+    /// them are left ahead (one writer at a time: the syncer, or a restore).
     pub(crate) fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all_at(bytes, offset)
+        self.file.write_all_at(bytes, offset)?;
+        let end = offset + bytes.len() as u64;
+        let reserved_end = self.reserved_end.load(Ordering::Relaxed).max(end);
+        if reserved_end - end < RESERVE_BYTES / 2 {
+            let zeros = vec![0; RESERVE_BYTES as usize];
+            self.file.write_all_at(&zeros, reserved_end)?;
+            self.reserved_end
+                .store(reserved_end + RESERVE_BYTES, Ordering::Relaxed);
+        } else {
+            self.reserved_end.store(reserved_end, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Waits until everything written is on stable storage.
@@ -151,10 +183,29 @@ impl RecordsFile {
     }
 
     /// Cuts the file to `len` bytes, durably: what a crash left past the
-    /// last whole group was never acknowledged.
+    /// last whole group was never acknowledged, and a closed log keeps no
+    /// reserve.
     pub(crate) fn truncate(&self, len: u64) -> io::Result<()> {
         self.file.set_len(len)?;
-        self.file.sync_all()
+        self.file.sync_all()?;
+        self.reserved_end.store(len, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// How many bytes from `offset` up to the file's last non-zero byte
+    /// (0 if only zeros follow it): what past `offset` is not the reserve.
+    pub(crate) fn data_after(&self, offset: u64) -> io::Result<u64> {
+        const STEP: u64 = 1 << 20;
+        let mut end = self.len()?;
+        while end > offset {
+            let start = end.saturating_sub(STEP).max(offset);
+            let block = self.read_at(start, (end - start) as usize)?;
+            if let Some(last) = block.iter().rposition(|&byte| byte != 0) {
+                return Ok(start + last as u64 + 1 - offset);
+            }
+            end = start;
+        }
+        Ok(0)
     }
 
     /// The group whose header starts at `offset`, if the file holds all of it.
@@ -205,7 +256,8 @@ mod tests {
         file.write_durably(0, &first).unwrap();
         file.write_durably(first.len() as u64, &second[..12])
             .unwrap();
-        let len = file.len().unwrap();
+        // The file as a crash in the middle of the second write left it.
+        let len = first.len() as u64 + 12;
         assert_eq!(
             file.group_at(0, len).unwrap(),
             GroupRead::Whole(b"first body".to_vec())
@@ -230,5 +282,37 @@ mod tests {
         let file = RecordsFile::open(dir.path()).unwrap();
         file.write_durably(0, &[0; 64]).unwrap();
         assert_eq!(file.group_at(0, 64).unwrap(), GroupRead::End);
+    }
+
+    #[test]
+    fn the_file_keeps_a_reserve_of_zeros_ahead_until_it_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = RecordsFile::open(dir.path()).unwrap();
+        let first = group(b"first body");
+        file.write_durably(0, &first).unwrap();
+        let end = first.len() as u64;
+        assert_eq!(file.len().unwrap(), end + RESERVE_BYTES);
+        assert_eq!(
+            file.group_at(end, file.len().unwrap()).unwrap(),
+            GroupRead::End
+        );
+        assert_eq!(file.data_after(0).unwrap(), end);
+        assert_eq!(file.data_after(end).unwrap(), 0, "only zeros follow");
+        // Writes within the first half of the reserve take no more.
+        let half = vec![1; (RESERVE_BYTES / 2) as usize - 1];
+        file.write_at(end, &half).unwrap();
+        assert_eq!(file.len().unwrap(), end + RESERVE_BYTES);
+        assert_eq!(file.data_after(end).unwrap(), half.len() as u64);
+        // Two bytes more leave less than half ahead: another reserve.
+        file.write_at(end + half.len() as u64, &[2, 2]).unwrap();
+        assert_eq!(file.len().unwrap(), end + 2 * RESERVE_BYTES);
+        file.truncate(end).unwrap();
+        assert_eq!(file.len().unwrap(), end);
+        file.write_at(end, &[3]).unwrap();
+        assert_eq!(
+            file.len().unwrap(),
+            end + 1 + RESERVE_BYTES,
+            "a cut reserve is taken again"
+        );
     }
 }

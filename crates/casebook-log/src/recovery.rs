@@ -22,7 +22,11 @@
 //! of a file that lacks more than a power cut can take (it is missing, or
 //! was cut short by hand) is a lost log: start-up stops. A whole group that
 //! does not check out is damage, not a crash, and stops start-up with a
-//! `Corrupt` error.
+//! `Corrupt` error, unless only the reserve's zeros follow it
+//! ([`crate::records`]): a crash can tear a group written over the
+//! reserve, where the file already had its length, and that group is cut
+//! off like any torn tail. Zeros past the last whole group are the reserve,
+//! not a torn tail, and are cut off without a warning.
 
 use crate::error::{LogError, Result};
 use crate::heads::StreamHeads;
@@ -80,23 +84,18 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
         indexed_state(tree)?
     };
     let mut log = match indexed {
-        Some(state) if state.records_end <= file_len => {
-            let (known, heads) = Known::load(records, state.records_end, state.next_position)?;
-            IndexedLog {
-                state,
-                known,
-                heads,
+        Some(state) => match indexed_log(records, state, file_len)? {
+            Some(log) => log,
+            None => {
+                refuse_a_lost_records_file(records, state.next_position, file_len)?;
+                tracing::warn!(
+                    indexed_events = state.next_position,
+                    "the index holds events the records file lacks (a power cut before their \
+                     sync; none was acknowledged): rebuilding the index from the records file"
+                );
+                start_over(tree, &mut report)?
             }
-        }
-        Some(state) => {
-            refuse_a_lost_records_file(records, state.next_position, file_len)?;
-            tracing::warn!(
-                indexed_events = state.next_position,
-                "the index holds events the records file lacks (a power cut before their sync; \
-                 none was acknowledged): rebuilding the index from the records file"
-            );
-            start_over(tree, &mut report)?
-        }
+        },
         None if indexing_end == REBUILDING => start_over(tree, &mut report)?,
         None => IndexedLog::empty(),
     };
@@ -131,11 +130,15 @@ pub(crate) fn recover(tree: &sled::Tree, records: &Arc<RecordsFile>) -> Result<R
         );
     }
     if state.records_end < file_len {
-        tracing::warn!(
-            bytes = file_len - state.records_end,
-            "cutting off what a crash left past the last whole group (never acknowledged)"
-        );
-        report.torn_bytes_cut = file_len - state.records_end;
+        // Past the last whole group: the reserve of zeros, and anything a
+        // crash tore before it.
+        report.torn_bytes_cut = records.data_after(state.records_end)?;
+        if report.torn_bytes_cut > 0 {
+            tracing::warn!(
+                bytes = report.torn_bytes_cut,
+                "cutting off what a crash left past the last whole group (never acknowledged)"
+            );
+        }
         records.truncate(state.records_end)?;
     }
     Ok(Recovered {
@@ -185,7 +188,28 @@ fn start_over(tree: &sled::Tree, report: &mut RecoveryReport) -> Result<IndexedL
     Ok(IndexedLog::empty())
 }
 
+/// The log as the index holds it, if the records file holds every group
+/// the index does.
+fn indexed_log(
+    records: &RecordsFile,
+    state: WriterState,
+    file_len: u64,
+) -> Result<Option<IndexedLog>> {
+    if state.records_end > file_len {
+        return Ok(None);
+    }
+    let loaded = Known::load(records, state.records_end, state.next_position)?;
+    Ok(loaded.map(|(known, heads)| IndexedLog {
+        state,
+        known,
+        heads,
+    }))
+}
+
 /// Indexes every whole group of the records file past what `log` holds.
+/// A group that does not check out and has only the reserve's zeros after
+/// it is one a crash tore (written over the reserve, not all of it
+/// written out): it ends the log, and is cut off.
 fn replay_whole_groups(
     tree: &sled::Tree,
     records: &Arc<RecordsFile>,
@@ -199,7 +223,21 @@ fn replay_whole_groups(
             heads: &log.heads,
             len: log.state.next_position,
         };
-        replay_group(reader, &mut log.state, &mut log.known, &body)?;
+        let group_end = log.state.records_end + GROUP_HEADER_BYTES + body.len() as u64;
+        match replay_group(reader, &mut log.state, &mut log.known, &body) {
+            Ok(()) => {}
+            Err(LogError::Corrupt { position, reason })
+                if group_end < file_len && records.data_after(group_end)? == 0 =>
+            {
+                tracing::warn!(
+                    position,
+                    %reason,
+                    "the last group in the records file was torn by a crash (never acknowledged)"
+                );
+                break;
+            }
+            Err(err) => return Err(err),
+        }
     }
     Ok(())
 }

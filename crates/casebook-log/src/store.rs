@@ -478,6 +478,7 @@ fn restore_into(
         let finished = staging.finish();
         state = write_restored(&tree, &file, &heads, &mut known, state, finished)?;
     }
+    file.truncate(state.records_end)?;
     db.flush()?;
     Ok(state.next_position)
 }

@@ -161,6 +161,12 @@ pub(crate) fn run(
         }
     }
     pipeline.finish();
+    if shared.failure().is_none() {
+        // Every group is written: a closed log keeps no reserve of zeros.
+        if let Err(err) = shared.records.truncate(state.records_end) {
+            tracing::warn!(error = %err, "cutting the records file's reserve on close failed");
+        }
+    }
     tracing::debug!("log writer stopped: no more appenders");
 }
 

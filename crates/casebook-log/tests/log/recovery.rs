@@ -86,6 +86,23 @@ fn records_len(dir: &Path) -> u64 {
     std::fs::metadata(dir.join("records")).unwrap().len()
 }
 
+/// A log of 25 events then 15 more, closed, for a test to take the 15
+/// from its records file: the directory, the records' length after the
+/// 25, and the events sent (the 25, then the 15).
+async fn log_with_groups_to_lose(
+    root: &Path,
+) -> (std::path::PathBuf, u64, Vec<NewEvent>, Vec<NewEvent>) {
+    let dir = root.join("log");
+    let log = SledLog::open(&dir).unwrap();
+    let kept = append_some(&log, 25, "kept").await;
+    drop(log);
+    let kept_len = records_len(&dir);
+    let log = SledLog::open(&dir).unwrap();
+    let lost = append_some(&log, 15, "lost").await;
+    drop(log);
+    (dir, kept_len, kept, lost)
+}
+
 /// A log of 40 events whose index was saved after the first 25.
 async fn log_with_lagging_index(root: &Path) -> (std::path::PathBuf, Vec<NewEvent>) {
     let dir = root.join("log");
@@ -152,14 +169,7 @@ async fn an_index_ahead_of_the_records_is_rebuilt_from_them() {
     // A power cut after sled's writes reached the disk but before the last
     // groups' records did: none of those was acknowledged.
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("log");
-    let log = SledLog::open(&dir).unwrap();
-    let sent = append_some(&log, 25, "kept").await;
-    drop(log);
-    let kept_len = records_len(&dir);
-    let log = SledLog::open(&dir).unwrap();
-    let lost = append_some(&log, 15, "lost").await;
-    drop(log);
+    let (dir, kept_len, sent, lost) = log_with_groups_to_lose(root.path()).await;
     std::fs::OpenOptions::new()
         .write(true)
         .open(dir.join("records"))
@@ -493,4 +503,120 @@ async fn a_rebuild_cut_short_by_a_crash_is_started_again() {
     let reopened = SledLog::open(dir.path()).unwrap();
     assert!(!reopened.stats().recovery.index_rebuilt, "the mark is gone");
     assert_eq!(reopened.len(), 10);
+}
+
+/// Overwrites the records file from `from` to its end with zeros and adds
+/// `more` zeros past it: the reserve of zeros a crash leaves, or records a
+/// power cut took before they were synced.
+fn zero_from(dir: &Path, from: u64, more: u64) {
+    use std::os::unix::fs::FileExt;
+    let len = records_len(dir);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("records"))
+        .unwrap();
+    file.write_all_at(&vec![0; (len - from + more) as usize], from)
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_reserve_a_crash_leaves_reads_as_the_end_and_is_cut_off_quietly() {
+    let root = tempfile::tempdir().unwrap();
+    let (dir, sent) = log_with_lagging_index(root.path()).await;
+    let whole_len = records_len(&dir);
+    zero_from(&dir, whole_len, 1 << 20);
+    let log = SledLog::open(&dir).unwrap();
+    assert_eq!(log.len(), 40);
+    let recovery = log.stats().recovery;
+    assert_eq!(recovery.reindexed_events, 15);
+    assert_eq!(
+        recovery.torn_bytes_cut, 0,
+        "the reserve is not a torn group"
+    );
+    assert_eq!(records_len(&dir), whole_len, "the reserve is cut off");
+    let read = log.read_all(Direction::Forwards, None, 100).await.unwrap();
+    assert_eq!(read.len(), 40);
+    assert_eq!(read[39].id, sent[39].id);
+}
+
+#[tokio::test]
+async fn a_group_torn_over_the_reserve_is_cut_off_and_its_retry_appends() {
+    // A crash while the last group was written over the reserve: its
+    // header made it to the disk, the end of its body did not.
+    let root = tempfile::tempdir().unwrap();
+    let (dir, sent) = log_with_lagging_index(root.path()).await;
+    zero_from(&dir, records_len(&dir) - 70, 1 << 20);
+    let log = SledLog::open(&dir).unwrap();
+    assert_eq!(log.len(), 39, "the torn group is not in the log");
+    let recovery = log.stats().recovery;
+    assert!(recovery.torn_bytes_cut > 0, "{recovery:?}");
+    assert!(!recovery.index_rebuilt);
+    assert_eq!(log.verify_range(None, None).unwrap().events, 39);
+    // Its event was never acknowledged: the retry appends it.
+    let retry = log
+        .append("concern-1", ExpectedRevision::Any, vec![sent[39].clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        (retry.status, retry.events[0].position),
+        (AppendStatus::Appended, 39)
+    );
+    drop(log);
+    let reopened = SledLog::open(&dir).unwrap();
+    assert_eq!(reopened.len(), 40);
+    assert_eq!(reopened.stats().recovery.torn_bytes_cut, 0);
+}
+
+#[tokio::test]
+async fn a_damaged_group_with_records_after_it_still_stops_start_up() {
+    use std::os::unix::fs::FileExt;
+    let root = tempfile::tempdir().unwrap();
+    let (dir, _) = log_with_lagging_index(root.path()).await;
+    let len = records_len(&dir);
+    zero_from(&dir, len, 1 << 20);
+    // One byte of a group some groups before the last (past the index).
+    let at = len - 70 - len / 8;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join("records"))
+        .unwrap();
+    let mut byte = [0u8];
+    file.read_exact_at(&mut byte, at).unwrap();
+    file.write_all_at(&[byte[0] ^ 0x01], at).unwrap();
+    drop(file);
+    match SledLog::open(&dir) {
+        Err(LogError::Corrupt { position, .. }) => assert!((25..39).contains(&position)),
+        other => panic!("expected a corruption error before the last group, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_index_ahead_of_records_a_power_cut_left_as_zeros_is_rebuilt() {
+    // As above, but the lost records lay over the reserve: the file keeps
+    // its length, and holds zeros where they would be.
+    let root = tempfile::tempdir().unwrap();
+    let (dir, kept_len, _, _) = log_with_groups_to_lose(root.path()).await;
+    zero_from(&dir, kept_len, 1 << 20);
+    let log = SledLog::open(&dir).unwrap();
+    assert_eq!(log.len(), 25);
+    assert!(log.stats().recovery.index_rebuilt);
+    assert_eq!(log.verify_range(None, None).unwrap().events, 25);
+    assert_eq!(records_len(&dir), kept_len);
+}
+
+#[tokio::test]
+async fn a_closed_log_keeps_no_reserve() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    append_some(&log, 3, "one").await;
+    assert!(
+        records_len(dir.path()) > 1 << 20,
+        "an open log writes zeros ahead"
+    );
+    drop(log);
+    let closed_len = records_len(dir.path());
+    assert!(closed_len < 4096, "{closed_len} bytes for three events");
+    let log = SledLog::open(dir.path()).unwrap();
+    assert_eq!(log.stats().recovery, Default::default());
 }
