@@ -43,8 +43,11 @@ pub(crate) const GROUP_HEADER_BYTES: u64 = 8;
 const GROUP_BODY_BYTES_MAX: u64 = 1 << 36;
 
 /// Zeros written past the records at a time: a round that leaves fewer
-/// than half of them ahead writes this many more past the reserve.
-pub(crate) const RESERVE_BYTES: u64 = 2 << 20;
+/// than half of them ahead writes this many more past the reserve. The
+/// round that writes them flushes them too, so a larger reserve makes
+/// rarer but longer rounds: at 2 MiB the log's p99 at 64 writers rose by
+/// about a millisecond, at 512 KiB it did not (`docs/PERFORMANCE.md`).
+pub(crate) const RESERVE_BYTES: u64 = 512 << 10;
 
 /// The open records file.
 #[derive(Debug)]
