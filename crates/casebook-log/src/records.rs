@@ -13,10 +13,11 @@
 //! and synced with the round that reaches into them): a round then writes
 //! over blocks the file already has, and its `fdatasync` flushes data
 //! alone, where a round that grew the file also waited for the file
-//! system's journal to commit the new length (under the command load,
-//! about a tenth more commands per second; `docs/PERFORMANCE.md`). A zero
-//! header reads as the end, so the reserve is never taken for a group; a
-//! clean close cuts it off, and recovery tells it from a torn group.
+//! system's journal to commit the new length (under the command load on
+//! a quiet host, about a tenth more commands per second; a busy host
+//! hides it: `docs/PERFORMANCE.md`). A zero header reads as the end, so
+//! the reserve is never taken for a group; a clean close cuts it off, and
+//! recovery tells it from a torn group.
 //!
 //! sled holds the indexes only (stream heads and chunks, categories, event
 //! types, and where each record block lies in this file); the event-id
