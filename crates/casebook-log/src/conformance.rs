@@ -64,6 +64,7 @@ where
     bad_appends_are_refused(make().await).await;
     subscriptions_catch_up_then_go_live(make().await).await;
     a_stalled_subscriber_does_not_hold_back_writers(make().await).await;
+    a_subscriber_at_the_head_reads_only_when_it_moves(make().await).await;
     verify_walks_a_healthy_log(make().await).await;
 }
 
@@ -616,4 +617,120 @@ pub async fn a_stalled_subscriber_does_not_hold_back_writers<S: EventStore>(stor
         assert_eq!(stalled.next().await.unwrap().position, expected as u64);
     }
     assert!(stalled.next_available(10).await.unwrap().is_empty());
+}
+
+/// A store that counts the pages read from the whole log.
+#[derive(Clone)]
+struct CountingReads<S> {
+    store: S,
+    pages: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<S: EventStore> EventStore for CountingReads<S> {
+    async fn append_to_streams(
+        &self,
+        parts: Vec<StreamAppend>,
+    ) -> crate::Result<crate::AppendOutcome> {
+        self.store.append_to_streams(parts).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        direction: Direction,
+        from_revision: Option<u64>,
+        max: usize,
+    ) -> crate::Result<Vec<crate::RecordedEvent>> {
+        self.store
+            .read_stream(stream, direction, from_revision, max)
+            .await
+    }
+
+    async fn read_all(
+        &self,
+        direction: Direction,
+        from_position: Option<crate::Position>,
+        max: usize,
+    ) -> crate::Result<Vec<crate::RecordedEvent>> {
+        self.pages.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.store.read_all(direction, from_position, max).await
+    }
+
+    async fn read_category(
+        &self,
+        category: &str,
+        direction: Direction,
+        from_position: Option<crate::Position>,
+        max: usize,
+    ) -> crate::Result<Vec<crate::RecordedEvent>> {
+        self.store
+            .read_category(category, direction, from_position, max)
+            .await
+    }
+
+    async fn read_event_type(
+        &self,
+        event_type: &str,
+        direction: Direction,
+        from_position: Option<crate::Position>,
+        max: usize,
+    ) -> crate::Result<Vec<crate::RecordedEvent>> {
+        self.store
+            .read_event_type(event_type, direction, from_position, max)
+            .await
+    }
+
+    async fn stream_revision(&self, stream: &str) -> crate::Result<Option<u64>> {
+        self.store.stream_revision(stream).await
+    }
+
+    async fn verify(
+        &self,
+        from: Option<crate::Position>,
+        to: Option<crate::Position>,
+    ) -> crate::Result<crate::VerifyReport> {
+        self.store.verify(from, to).await
+    }
+
+    fn durable_len(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.store.durable_len()
+    }
+}
+
+/// A subscriber that has every durable event reads the log again only once
+/// the durable head has moved past it: each read is work (a blocking
+/// thread's, in the sled backend), and one at the head finds nothing.
+pub async fn a_subscriber_at_the_head_reads_only_when_it_moves<S: EventStore>(store: S) {
+    let pages = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counting = CountingReads {
+        store: store.clone(),
+        pages: std::sync::Arc::clone(&pages),
+    };
+    let read = || pages.load(std::sync::atomic::Ordering::SeqCst);
+    let append = |label: &'static str| {
+        store.append_to_streams(vec![part(
+            "concern-h",
+            ExpectedRevision::Any,
+            vec![sample_event(label), sample_event(label)],
+        )])
+    };
+    append("first").await.unwrap();
+    let mut subscriber = Subscription::new(counting, SubscriptionFilter::All, None);
+    assert_eq!(subscriber.next().await.unwrap().position, 0);
+    assert_eq!(read(), 1, "the first event is read with one page");
+    let rest = subscriber.next_available(10).await.unwrap();
+    assert_eq!(positions(&rest), vec![1]);
+    assert_eq!(read(), 1, "at the head, nothing more is read");
+    assert!(subscriber.next_available(10).await.unwrap().is_empty());
+    let waiting =
+        tokio::time::timeout(std::time::Duration::from_millis(100), subscriber.next()).await;
+    assert!(waiting.is_err(), "no event is made up at the head");
+    assert_eq!(read(), 1, "waiting at the head reads nothing");
+    append("second").await.unwrap();
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), subscriber.next())
+        .await
+        .expect("an append wakes the subscriber")
+        .unwrap();
+    assert_eq!(next.position, 2);
+    assert_eq!(read(), 2, "one page per move of the head");
 }

@@ -3,8 +3,9 @@
 //!
 //! A subscription does not receive pushed events. It reads the log by
 //! position, one bounded page at a time, starting after the last position it
-//! handed out; when a read comes back empty it waits for the durable head to
-//! move and reads again. Because the next read always starts right after the
+//! handed out, and only while the durable head is past that position; at
+//! the head (or when a read comes back empty) it waits for the head to move
+//! and reads again. Because the next read always starts right after the
 //! last delivered position, nothing is skipped or repeated when history turns
 //! into live traffic. Writers only bump a `watch` value, so a slow subscriber
 //! costs them nothing; it just falls behind and catches up from the log.
@@ -68,8 +69,10 @@ impl<S: EventStore> Subscription<S> {
             }
             // Mark the current head as seen *before* reading, so a commit
             // that lands after the read still wakes us below.
-            self.durable_len.borrow_and_update();
-            self.fill_buffer().await?;
+            let durable_len = *self.durable_len.borrow_and_update();
+            if durable_len > self.next_position() {
+                self.fill_buffer().await?;
+            }
             if self.buffer.is_empty() {
                 self.durable_len
                     .changed()
@@ -84,6 +87,9 @@ impl<S: EventStore> Subscription<S> {
         let mut events = Vec::new();
         while events.len() < max {
             if self.buffer.is_empty() {
+                if *self.durable_len.borrow() <= self.next_position() {
+                    break;
+                }
                 self.fill_buffer().await?;
                 if self.buffer.is_empty() {
                     break;
@@ -97,8 +103,17 @@ impl<S: EventStore> Subscription<S> {
         Ok(events)
     }
 
+    /// The first position not handed out yet.
+    fn next_position(&self) -> Position {
+        self.after.map_or(0, |after| after + 1)
+    }
+
+    /// Reads the next page. Only called when the durable head is past
+    /// [`Self::next_position`]: a read at the head would find nothing, and
+    /// each read is a hop to a blocking thread (a follower at the head
+    /// made two per commit, the second always empty).
     async fn fill_buffer(&mut self) -> Result<()> {
-        let from = self.after.map_or(0, |after| after + 1);
+        let from = self.next_position();
         let page = match &self.filter {
             SubscriptionFilter::All => {
                 self.store
