@@ -3,8 +3,9 @@
 //! signal.
 //!
 //! The [`Directory`] (units, people, households) is a projection kept in
-//! memory: a task follows the whole log and folds the events of those three
-//! categories. Commands that change the structure wait until it has folded
+//! memory: a task follows the log and folds the events of those three
+//! categories, read through the log's category indexes, so the concerns
+//! (nearly every event) are never read for it. Commands that change the structure wait until it has folded
 //! their own events, so the next command sees them.
 
 use crate::case_cache::CaseCache;
@@ -12,8 +13,8 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use casebook_audit::Audit;
-use casebook_domain::{Directory, Payload, Policy, StreamId};
-use casebook_log::{EventStore, LogOptions, SledLog, Subscription, SubscriptionFilter};
+use casebook_domain::{Directory, HouseholdId, Payload, PersonId, Policy, StreamId, UnitId};
+use casebook_log::{EventStore, LogOptions, SledLog};
 use casebook_privacy::{KeyStore, MasterKey, KEYS_DIR, MASTER_KEY_FILE};
 use casebook_projections::{Projections, SystemClock, WATCH_INTERVAL};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -28,8 +29,14 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::tokens::TokenStore;
 
-/// Events the directory folds per read while catching up: one log page.
-const DIRECTORY_BATCH_EVENTS: usize = 256;
+/// Log positions the directory reads through the category indexes at once:
+/// bounds what one read holds in memory while it catches up.
+const DIRECTORY_WINDOW_POSITIONS: u64 = 65_536;
+
+/// The categories of the streams the directory folds; it never reads the
+/// others (concerns: nearly every event of the log).
+const DIRECTORY_CATEGORIES: [&str; 3] =
+    [UnitId::CATEGORY, PersonId::CATEGORY, HouseholdId::CATEGORY];
 
 /// The stores a server works on, opened by the caller (one process per
 /// data directory): the log, the token store, the views over the log and
@@ -142,11 +149,10 @@ impl AppState {
         projections.watch_deadlines(SystemClock, WATCH_INTERVAL);
         let audit_task = spawn_audit_follower(Arc::clone(&audit), log.clone(), shutdown.clone());
         let directory = Arc::new(RwLock::new(Directory::new()));
-        let mut subscription = Subscription::new(log.clone(), SubscriptionFilter::All, None);
         let (len_tx, len_rx) = watch::channel(0);
-        catch_up(&mut subscription, &directory, &keys, &len_tx).await?;
+        catch_up(&log, log_len(&log), &directory, &keys, &len_tx).await?;
         let task = tokio::spawn(follow(
-            subscription,
+            log.clone(),
             Arc::clone(&directory),
             Arc::clone(&keys),
             len_tx,
@@ -297,25 +303,32 @@ fn nonzero(n: u32) -> std::num::NonZeroU32 {
     std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN)
 }
 
-/// Folds everything durable now.
+/// Folds every directory event below `head` that it has not folded yet, a
+/// window of positions at a time, and marks each window as folded (every
+/// position in it, whatever its category).
 async fn catch_up(
-    subscription: &mut Subscription<SledLog>,
+    log: &SledLog,
+    head: u64,
     directory: &RwLock<Directory>,
     keys: &KeyStore,
     len: &watch::Sender<u64>,
 ) -> Result<(), ApiError> {
-    loop {
-        let events = subscription.next_available(DIRECTORY_BATCH_EVENTS).await?;
-        if events.is_empty() {
-            return Ok(());
-        }
+    let mut from = *len.borrow();
+    while from < head {
+        let end = head.min(from.saturating_add(DIRECTORY_WINDOW_POSITIONS));
+        let reader = log.clone();
+        let events = tokio::task::spawn_blocking(move || {
+            reader.read_categories_range(&DIRECTORY_CATEGORIES, from, end)
+        })
+        .await
+        .map_err(|error| ApiError::Internal(format!("a directory read failed: {error}")))??;
         for recorded in &events {
             fold_one(directory, keys, recorded)?;
         }
-        if let Some(last) = events.last() {
-            len.send_replace(last.position + 1);
-        }
+        len.send_replace(end);
+        from = end;
     }
+    Ok(())
 }
 
 /// Folds one record into the directory if it is a unit, person or household
@@ -344,29 +357,29 @@ fn fold_one(
     Ok(())
 }
 
-/// Follows the log until shutdown.
+/// Follows the log until shutdown: each time the durable head moves, folds
+/// the directory events up to it.
 async fn follow(
-    mut subscription: Subscription<SledLog>,
+    log: SledLog,
     directory: Arc<RwLock<Directory>>,
     keys: Arc<KeyStore>,
     len: watch::Sender<u64>,
     shutdown: CancellationToken,
 ) {
+    let mut durable_len = log.durable_len();
     loop {
-        let next = tokio::select! {
+        // Marked seen before the read, so a commit after it wakes the wait.
+        let head = *durable_len.borrow_and_update();
+        if let Err(error) = catch_up(&log, head, &directory, &keys, &len).await {
+            tracing::error!(%error, "the directory stopped following the log");
+            return;
+        }
+        tokio::select! {
             () = shutdown.cancelled() => return,
-            next = subscription.next() => next,
-        };
-        let outcome = next.map_err(ApiError::from).and_then(|recorded| {
-            fold_one(&directory, &keys, &recorded).map(|()| recorded.position)
-        });
-        match outcome {
-            Ok(position) => {
-                len.send_replace(position + 1);
-            }
-            Err(error) => {
-                tracing::error!(%error, "the directory stopped following the log");
-                return;
+            changed = durable_len.changed() => {
+                if changed.is_err() {
+                    return;
+                }
             }
         }
     }

@@ -363,6 +363,38 @@ impl<'a> Reader<'a> {
             .collect()
     }
 
+    /// Every durable record of the categories at positions `from..end`,
+    /// in position order, each checked against its hash.
+    pub fn categories_range(
+        &self,
+        categories: &[&str],
+        from: Position,
+        end: Position,
+    ) -> Result<Vec<RecordedEvent>> {
+        let end = end.min(self.len);
+        let mut positions = Vec::new();
+        for category in categories {
+            'blocks: for block in index_blocks_from(self.tree, keys::CATEGORY, category, from) {
+                for position in block? {
+                    if position >= end {
+                        break 'blocks;
+                    }
+                    if position >= from {
+                        positions.push(position);
+                    }
+                }
+            }
+        }
+        positions.sort_unstable();
+        positions
+            .into_iter()
+            .map(|position| {
+                self.record(position)?
+                    .ok_or_else(|| corrupt(position, "an index points past the head"))
+            })
+            .collect()
+    }
+
     fn index_forwards(
         &self,
         tag: u8,

@@ -414,6 +414,23 @@ impl SledLog {
         }
     }
 
+    /// Every durable event of the given categories at positions
+    /// `from..end`, in position order, each checked against its hash: read
+    /// through the category indexes, so the events of other categories
+    /// between them are not read at all. Blocks; keep `end - from` bounded
+    /// (what it returns is held in memory).
+    pub fn read_categories_range(
+        &self,
+        categories: &[&str],
+        from: Position,
+        end: Position,
+    ) -> Result<Vec<RecordedEvent>> {
+        for category in categories {
+            check_read_name(category)?;
+        }
+        self.reader().categories_range(categories, from, end)
+    }
+
     /// One record by position, checked against its hash.
     pub fn get(&self, position: Position) -> Result<Option<RecordedEvent>> {
         self.reader().record(position)

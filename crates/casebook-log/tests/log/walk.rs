@@ -71,3 +71,52 @@ async fn a_bounded_walk_stops_before_its_end() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_by_categories_returns_what_a_filtered_walk_does() {
+    let (log, _dir) = super::temp_log();
+    // Groups of several categories, interleaved; more than an index block
+    // (512 positions) of each wanted category.
+    for round in 0..300 {
+        for (stream, events) in [
+            (format!("concern-{}", round % 7), 3),
+            (format!("household-{}", round % 5), 2),
+            (format!("unit-{}", round % 3), 1),
+            (format!("person-{}", round % 11), 2),
+            // A category whose name starts with a wanted one's.
+            ("householder-1".to_owned(), 1),
+        ] {
+            let events = (0..events).map(|i| sample_event(&i.to_string())).collect();
+            log.append(&stream, ExpectedRevision::Any, events)
+                .await
+                .unwrap();
+        }
+    }
+    let wanted = ["household", "person"];
+    let len = log.len();
+    for (from, end) in [
+        (0, len),
+        (0, 1),
+        (5, 6),
+        (100, 2_000),
+        (1_234, u64::MAX),
+        (len, len + 5),
+    ] {
+        let read = log.read_categories_range(&wanted, from, end).unwrap();
+        let walked: Vec<_> = log
+            .iter_range(from, end)
+            .map(Result::unwrap)
+            .filter(|record| {
+                wanted
+                    .iter()
+                    .any(|category| record.stream.split('-').next() == Some(*category))
+            })
+            .collect();
+        assert_eq!(read, walked, "from {from}, end {end}");
+    }
+    assert_eq!(
+        log.read_categories_range(&wanted, 0, len).unwrap().len(),
+        300 * 4
+    );
+    assert!(log.read_categories_range(&["unit\n"], 0, len).is_err());
+}
