@@ -354,13 +354,7 @@ impl<'a> Reader<'a> {
                 max,
             )?,
         };
-        positions
-            .into_iter()
-            .map(|position| {
-                self.record(position)?
-                    .ok_or_else(|| corrupt(position, "an index points past the head"))
-            })
-            .collect()
+        self.indexed_records(positions)
     }
 
     /// Every durable record of the categories at positions `from..end`,
@@ -386,6 +380,11 @@ impl<'a> Reader<'a> {
             }
         }
         positions.sort_unstable();
+        self.indexed_records(positions)
+    }
+
+    /// The records an index lists, each checked against its hash.
+    fn indexed_records(&self, positions: Vec<Position>) -> Result<Vec<RecordedEvent>> {
         positions
             .into_iter()
             .map(|position| {
