@@ -36,10 +36,11 @@ const CATCH_UP_BATCH_EVENTS: usize = 1024;
 
 /// Least time between two live batches of the follower that were not full:
 /// under a steady stream of commands it would otherwise add every event or
-/// two as its own batch, rewriting the same tiles each time; a request for
-/// a size the tree has not reached yet waits for it (the API's bound is
-/// seconds).
-const FOLLOW_BATCH_SPACING: std::time::Duration = std::time::Duration::from_millis(10);
+/// two as its own batch, rewriting the same partial tiles each time (10 ms
+/// apart, the tree's appends took 2.7 % of the server's CPU under the HTTP
+/// benchmark's command load; 50 ms apart, 1.8 %). A request for a size the
+/// tree has not reached yet waits for it (the API's bound is seconds).
+const FOLLOW_BATCH_SPACING: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Everything that can go wrong in the audit crate.
 #[derive(Debug, thiserror::Error)]
