@@ -105,6 +105,8 @@ pub struct KeyedTarget<V: KeyedView> {
     /// Events applied but not committed yet (while catching up), and the
     /// position of the last of them.
     pending: Option<(Staging<V::Extra>, Position)>,
+    /// Keys the last live commit wrote: the room a new staging starts with.
+    last_commit_keys: usize,
     saver: Saver,
 }
 
@@ -204,7 +206,8 @@ impl<V: KeyedView> Target for KeyedTarget<V> {
             Some((staging, _)) => staging,
             None => {
                 let state = self.published.tree();
-                Staging::new(&state, state.is_empty())
+                let room = self.last_commit_keys + self.last_commit_keys / 4;
+                Staging::with_capacity(&state, state.is_empty(), room)
             }
         };
         for event in events.events() {
@@ -246,6 +249,7 @@ impl<V: KeyedView> KeyedTarget<V> {
     /// `last` as the checkpoint: queries see all of it at once.
     fn commit(&mut self, mut staging: Staging<V::Extra>, last: Position) -> Result<()> {
         self.view.settle(&mut staging)?;
+        self.last_commit_keys = staging.len().min(IN_PLACE_KEYS_MAX);
         if staging.len() <= IN_PLACE_KEYS_MAX {
             // Encoded before the lock is taken: queries wait for the
             // inserts alone.
@@ -303,6 +307,7 @@ impl<V: KeyedView> Factory<KeyedTarget<V>> for KeyedFactory<V> {
             published: Published::new(map),
             view: self.view.clone(),
             pending: None,
+            last_commit_keys: 0,
             saver: Saver {
                 path,
                 saved,

@@ -131,12 +131,21 @@ pub struct Staging<X = ()> {
 }
 
 impl<X: Default> Staging<X> {
-    /// An empty staging over `tree`; `empty_tree` if the tree holds no key
-    /// at all (then it is not read).
+    /// An empty staging over `tree`, with no room made ahead.
+    #[cfg(test)]
     pub fn new(tree: &ViewTree, empty_tree: bool) -> Self {
+        Self::with_capacity(tree, empty_tree, 0)
+    }
+
+    /// An empty staging over `tree`; `empty_tree` if the tree holds no key
+    /// at all (then it is not read). It has room for `keys` writes before
+    /// its map grows: a live batch writes about as many keys as the one
+    /// before it, and growing the map from empty was about 1 % of the
+    /// server's CPU under the HTTP benchmark's command load.
+    pub fn with_capacity(tree: &ViewTree, empty_tree: bool, keys: usize) -> Self {
         Self {
             tree: tree.clone(),
-            writes: FxHashMap::default(),
+            writes: FxHashMap::with_capacity_and_hasher(keys, Default::default()),
             empty_tree,
             unit_paths: HashMap::new(),
             extra: X::default(),
