@@ -5,8 +5,9 @@
 //! The [`Directory`] (units, people, households) is a projection kept in
 //! memory: a task follows the log and folds the events of those three
 //! categories, read through the log's category indexes, so the concerns
-//! (nearly every event) are never read for it. Commands that change the structure wait until it has folded
-//! their own events, so the next command sees them.
+//! (nearly every event) are never read for it. Commands that change the
+//! structure wait until it has folded their own events, so the next
+//! command sees them.
 
 use crate::case_cache::CaseCache;
 use std::sync::{Arc, RwLock, RwLockReadGuard};

@@ -346,7 +346,9 @@ impl<'a> Reader<'a> {
             return Ok(Vec::new());
         }
         let positions = match direction {
-            Direction::Forwards => self.index_forwards(tag, name, from.unwrap_or(0), max)?,
+            Direction::Forwards => {
+                self.index_forwards(tag, name, from.unwrap_or(0)..self.len, max)?
+            }
             Direction::Backwards => self.index_backwards(
                 tag,
                 name,
@@ -365,19 +367,14 @@ impl<'a> Reader<'a> {
         from: Position,
         end: Position,
     ) -> Result<Vec<RecordedEvent>> {
-        let end = end.min(self.len);
         let mut positions = Vec::new();
         for category in categories {
-            'blocks: for block in index_blocks_from(self.tree, keys::CATEGORY, category, from) {
-                for position in block? {
-                    if position >= end {
-                        break 'blocks;
-                    }
-                    if position >= from {
-                        positions.push(position);
-                    }
-                }
-            }
+            positions.extend(self.index_forwards(
+                keys::CATEGORY,
+                category,
+                from..end,
+                usize::MAX,
+            )?);
         }
         positions.sort_unstable();
         self.indexed_records(positions)
@@ -394,17 +391,19 @@ impl<'a> Reader<'a> {
             .collect()
     }
 
+    /// Up to `max` positions an index lists in `range` (durable ones only).
     fn index_forwards(
         &self,
         tag: u8,
         name: &str,
-        from: Position,
+        range: std::ops::Range<Position>,
         max: usize,
     ) -> Result<Vec<Position>> {
+        let (from, end) = (range.start, range.end.min(self.len));
         let mut positions = Vec::new();
         for block in index_blocks_from(self.tree, tag, name, from) {
             for position in block? {
-                if position >= self.len {
+                if position >= end {
                     return Ok(positions);
                 }
                 if position >= from {
