@@ -105,7 +105,9 @@ pub struct KeyedTarget<V: KeyedView> {
     /// Events applied but not committed yet (while catching up), and the
     /// position of the last of them.
     pending: Option<(Staging<V::Extra>, Position)>,
-    /// Keys the last live commit wrote: the room a new staging starts with.
+    /// Keys the last commit wrote, at most [`IN_PLACE_KEYS_MAX`] (a
+    /// catch-up's large commit must not size every live batch after it):
+    /// the room a new staging starts with.
     last_commit_keys: usize,
     saver: Saver,
 }
