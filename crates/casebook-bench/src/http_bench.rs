@@ -10,6 +10,9 @@
 //!
 //! Before and after the commands the log position is taken (one report
 //! each), so the report shows how many events the load really appended.
+//! Around each load the machine's CPU counters are read, and before and
+//! after the three a fixed piece of arithmetic is timed on every core
+//! (`host`), so the report shows how idle the cores were and how fast.
 //!
 //! # Layout
 //! - `server`: starts and stops the real `casebook` binary.
@@ -21,6 +24,7 @@ mod setup;
 mod wrk;
 
 use crate::error::{BenchError, Result};
+use crate::host;
 use server::Server;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -67,6 +71,16 @@ impl Plan {
     }
 }
 
+/// One load as measured: wrk's figures and the machine's idle CPU meanwhile.
+#[derive(Debug, Clone)]
+pub struct LoadFigures {
+    /// What wrk measured.
+    pub wrk: WrkFigures,
+    /// The share of the machine's CPU time left idle during the load, per
+    /// cent; `None` where the kernel does not count it.
+    pub idle_percent: Option<f64>,
+}
+
 /// Everything one run measured.
 #[derive(Debug, Clone)]
 pub struct HttpFigures {
@@ -76,14 +90,17 @@ pub struct HttpFigures {
     pub binary: PathBuf,
     /// Events in the log when the loads started.
     pub demo_events: u64,
+    /// The host probe before the server started and after it stopped, ms
+    /// (`host`).
+    pub probe_ms: (f64, f64),
     /// `POST /v1/concerns`.
-    pub commands: WrkFigures,
+    pub commands: LoadFigures,
     /// Events the command load appended (log positions before and after).
     pub commands_appended: u64,
     /// `GET /v1/concerns/{id}`.
-    pub reads: WrkFigures,
+    pub reads: LoadFigures,
     /// `GET /v1/concerns?unit=<commune>`.
-    pub list: WrkFigures,
+    pub list: LoadFigures,
 }
 
 /// Starts the server, runs the three loads, stops the server.
@@ -93,13 +110,34 @@ pub async fn run(plan: &Plan) -> Result<HttpFigures> {
         Some(path) => path.clone(),
         None => server::default_binary()?,
     };
+    // The probe runs with no server up, so that it times the host alone.
+    let probe_before = probe(plan).await?;
     let server = Server::start(&binary, &plan.dir).await?;
     let measured = measure(plan, &server).await;
     server.stop().await?;
-    measured
+    let loads = measured?;
+    Ok(HttpFigures {
+        plan: plan.clone(),
+        binary,
+        probe_ms: (probe_before, probe(plan).await?),
+        demo_events: loads.demo_events,
+        commands: loads.commands,
+        commands_appended: loads.commands_appended,
+        reads: loads.reads,
+        list: loads.list,
+    })
 }
 
-async fn measure(plan: &Plan, server: &Server) -> Result<HttpFigures> {
+/// What [`measure`] gives: the three loads and the log around them.
+struct Loads {
+    demo_events: u64,
+    commands: LoadFigures,
+    commands_appended: u64,
+    reads: LoadFigures,
+    list: LoadFigures,
+}
+
+async fn measure(plan: &Plan, server: &Server) -> Result<Loads> {
     let fixture = setup::prepare(server).await?;
     let client = reqwest::Client::new();
     let (_, before) = setup::report(&client, server, &fixture.household).await?;
@@ -112,12 +150,7 @@ async fn measure(plan: &Plan, server: &Server) -> Result<HttpFigures> {
         &format!("/v1/concerns/{}", fixture.concern),
         member,
     );
-    let reads = wrk::run(&reads).await?;
-    tracing::info!(
-        ok_per_s = reads.ok_per_s(),
-        p99_ms = reads.p99_ms,
-        "reads done"
-    );
+    let reads = run_load(&reads, "reads").await?;
     let committee = server.token("commune_committee")?;
     let list = get_load(
         plan,
@@ -125,15 +158,8 @@ async fn measure(plan: &Plan, server: &Server) -> Result<HttpFigures> {
         &format!("/v1/concerns?unit={}", fixture.commune),
         committee,
     );
-    let list = wrk::run(&list).await?;
-    tracing::info!(
-        ok_per_s = list.ok_per_s(),
-        p99_ms = list.p99_ms,
-        "list done"
-    );
-    Ok(HttpFigures {
-        plan: plan.clone(),
-        binary: server.binary.clone(),
+    let list = run_load(&list, "list").await?;
+    Ok(Loads {
         demo_events: before,
         commands,
         commands_appended: after.saturating_sub(before + 1),
@@ -143,7 +169,7 @@ async fn measure(plan: &Plan, server: &Server) -> Result<HttpFigures> {
 }
 
 /// The command load: a Lua script makes each request a new report.
-async fn commands(plan: &Plan, server: &Server, fixture: &setup::Fixture) -> Result<WrkFigures> {
+async fn commands(plan: &Plan, server: &Server, fixture: &setup::Fixture) -> Result<LoadFigures> {
     let body = setup::report_body(ID_MARK, &fixture.household).to_string();
     let (before, after) = body
         .split_once(ID_MARK)
@@ -161,13 +187,29 @@ async fn commands(plan: &Plan, server: &Server, fixture: &setup::Fixture) -> Res
     load.headers
         .push("Content-Type: application/json".to_owned());
     load.script = Some(file.path());
-    let figures = wrk::run(&load).await?;
+    run_load(&load, "commands").await
+}
+
+/// Runs one load with wrk, reading the machine's CPU counters around it.
+async fn run_load(load: &wrk::Load<'_>, name: &str) -> Result<LoadFigures> {
+    let (wrk, idle_percent) = host::idle_during(wrk::run(load)).await;
+    let wrk = wrk?;
     tracing::info!(
-        ok_per_s = figures.ok_per_s(),
-        p99_ms = figures.p99_ms,
-        "commands done"
+        load = name,
+        ok_per_s = wrk.ok_per_s(),
+        p99_ms = wrk.p99_ms,
+        idle_percent,
+        "load done"
     );
-    Ok(figures)
+    Ok(LoadFigures { wrk, idle_percent })
+}
+
+/// The host probe on as many threads as wrk has (one per core).
+async fn probe(plan: &Plan) -> Result<f64> {
+    let cores = plan.threads;
+    let ms = tokio::task::spawn_blocking(move || host::probe_ms(cores)).await?;
+    tracing::info!(probe_ms = ms, "host probed");
+    Ok(ms)
 }
 
 fn get_load<'a>(plan: &Plan, server: &Server, path: &str, token: &str) -> wrk::Load<'a> {

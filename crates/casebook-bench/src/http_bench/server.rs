@@ -28,8 +28,6 @@ pub struct Server {
     pub base: String,
     /// The demo's tokens by role (`member`, `commune_committee`, ...).
     pub tokens: HashMap<String, String>,
-    /// The binary that runs.
-    pub binary: PathBuf,
     /// Removed after the server has stopped (fields drop in order).
     _data: tempfile::TempDir,
 }
@@ -84,7 +82,6 @@ impl Server {
             child,
             base,
             tokens,
-            binary: binary.to_path_buf(),
             _data: data,
         })
     }

@@ -1,10 +1,10 @@
-//! The report of `casebook-bench http`: a table of the three loads, the
-//! targets with pass/miss, then the JSON line. A miss never changes the
-//! exit code.
+//! The report of `casebook-bench http`: a table of the three loads (with
+//! the machine's idle CPU time during each), the host probe, the targets
+//! with pass/miss, then the JSON line. A miss never changes the exit code.
 
 use super::{grouped, write_targets, Target};
 use crate::error::{BenchError, Result};
-use crate::http_bench::{HttpFigures, WrkFigures};
+use crate::http_bench::{HttpFigures, LoadFigures};
 use serde::Serialize;
 use std::io::Write;
 
@@ -28,6 +28,10 @@ struct LoadJson {
     p50_ms: f64,
     p90_ms: f64,
     p99_ms: f64,
+    /// The machine's idle CPU time during the load, per cent of all cores'
+    /// (absent where the kernel does not count it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_idle_percent: Option<f64>,
 }
 
 /// The last line.
@@ -39,6 +43,8 @@ struct Summary {
     wrk_threads: usize,
     server: String,
     demo_events: u64,
+    probe_ms_before: f64,
+    probe_ms_after: f64,
     commands_per_s: f64,
     commands_p99_ms: f64,
     commands_appended: u64,
@@ -71,29 +77,32 @@ fn summarise(f: &HttpFigures) -> Summary {
         wrk_threads: f.plan.threads,
         server: f.binary.display().to_string(),
         demo_events: f.demo_events,
-        commands_per_s: f.commands.ok_per_s(),
-        commands_p99_ms: f.commands.p99_ms,
+        probe_ms_before: f.probe_ms.0,
+        probe_ms_after: f.probe_ms.1,
+        commands_per_s: f.commands.wrk.ok_per_s(),
+        commands_p99_ms: f.commands.wrk.p99_ms,
         commands_appended: f.commands_appended,
-        reads_per_s: f.reads.ok_per_s(),
-        reads_p99_ms: f.reads.p99_ms,
-        list_per_s: f.list.ok_per_s(),
-        list_p99_ms: f.list.p99_ms,
+        reads_per_s: f.reads.wrk.ok_per_s(),
+        reads_p99_ms: f.reads.wrk.p99_ms,
+        list_per_s: f.list.wrk.ok_per_s(),
+        list_p99_ms: f.list.wrk.p99_ms,
         targets: vec![
             Target::at_least(
                 "commands_per_s",
-                f.commands.ok_per_s(),
+                f.commands.wrk.ok_per_s(),
                 TARGET_COMMANDS_PER_S,
             ),
-            Target::under("commands_p99_ms", f.commands.p99_ms, TARGET_P99_MS),
-            Target::at_least("reads_per_s", f.reads.ok_per_s(), TARGET_READS_PER_S),
-            Target::under("reads_p99_ms", f.reads.p99_ms, TARGET_P99_MS),
-            Target::under("list_p99_ms", f.list.p99_ms, TARGET_P99_MS),
+            Target::under("commands_p99_ms", f.commands.wrk.p99_ms, TARGET_P99_MS),
+            Target::at_least("reads_per_s", f.reads.wrk.ok_per_s(), TARGET_READS_PER_S),
+            Target::under("reads_p99_ms", f.reads.wrk.p99_ms, TARGET_P99_MS),
+            Target::under("list_p99_ms", f.list.wrk.p99_ms, TARGET_P99_MS),
         ],
         loads,
     }
 }
 
-fn load(name: &'static str, request: &'static str, w: &WrkFigures) -> LoadJson {
+fn load(name: &'static str, request: &'static str, figures: &LoadFigures) -> LoadJson {
+    let w = &figures.wrk;
     LoadJson {
         name,
         request,
@@ -105,6 +114,7 @@ fn load(name: &'static str, request: &'static str, w: &WrkFigures) -> LoadJson {
         p50_ms: w.p50_ms,
         p90_ms: w.p90_ms,
         p99_ms: w.p99_ms,
+        cpu_idle_percent: figures.idle_percent,
     }
 }
 
@@ -118,13 +128,22 @@ fn write_report(out: &mut impl Write, s: &Summary, json: &str) -> std::io::Resul
     writeln!(out)?;
     writeln!(
         out,
-        "{:<9} {:<24} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}",
-        "load", "request", "requests", "ok/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx", "errors"
+        "{:<9} {:<24} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7}",
+        "load",
+        "request",
+        "requests",
+        "ok/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "non-2xx",
+        "errors",
+        "idle %"
     )?;
     for l in &s.loads {
         writeln!(
             out,
-            "{:<9} {:<24} {:>10} {:>9} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>7}",
+            "{:<9} {:<24} {:>10} {:>9} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>7} {:>7}",
             l.name,
             l.request,
             grouped(l.requests as f64),
@@ -134,6 +153,7 @@ fn write_report(out: &mut impl Write, s: &Summary, json: &str) -> std::io::Resul
             l.p99_ms,
             l.non_2xx,
             l.socket_errors,
+            percent(l.cpu_idle_percent),
         )?;
     }
     writeln!(out)?;
@@ -142,8 +162,23 @@ fn write_report(out: &mut impl Write, s: &Summary, json: &str) -> std::io::Resul
         "events appended by the command load: {} (log positions before and after)",
         grouped(s.commands_appended as f64)
     )?;
+    writeln!(
+        out,
+        "idle %: the machine's CPU time left idle during the load, all cores (/proc/stat)"
+    )?;
+    writeln!(
+        out,
+        "host probe: {:.0} ms before the server started, {:.0} ms after it stopped (fixed \
+         arithmetic on every core at once; longer when the host is busy)",
+        s.probe_ms_before, s.probe_ms_after
+    )?;
     writeln!(out)?;
     write_targets(out, &s.targets)?;
     writeln!(out, "{json}")?;
     out.flush()
+}
+
+/// A share for the table, `-` where the kernel gave none.
+fn percent(share: Option<f64>) -> String {
+    share.map_or_else(|| "-".to_owned(), |p| format!("{p:.1}"))
 }
