@@ -20,6 +20,11 @@ pub struct Decoded {
     pub position: Position,
     /// The aggregate it belongs to.
     pub stream: StreamId,
+    /// Whether it is its stream's first event (revision 0). Nothing in a
+    /// view is keyed by an aggregate before its stream's first event (the
+    /// log holds no event about it before that one), so a view need not
+    /// look up what it keeps of the aggregate: there is nothing yet.
+    pub opens_stream: bool,
     /// When the log committed it.
     pub recorded_at: DateTime<Utc>,
     /// The event.
@@ -50,6 +55,7 @@ pub fn decode(record: &RecordedEvent) -> Result<Decoded, DecodeFailure> {
     Ok(Decoded {
         position: record.position,
         stream,
+        opens_stream: record.revision == 0,
         recorded_at: record.recorded_at,
         event,
     })

@@ -209,8 +209,14 @@ fn apply_case(staging: &mut Staging, case: ConcernId, event: &Decoded) -> Result
         return Ok(());
     }
     let ck = case_key(case);
-    // Moved out of the staging, and staged again at the end.
-    let mut load = match (staging.take::<CaseLoad>(MembersView::NAME, &ck)?, payload) {
+    // Moved out of the staging, and staged again at the end (a case's
+    // first event finds nothing, and does not look).
+    let taken = if event.opens_stream {
+        None
+    } else {
+        staging.take::<CaseLoad>(MembersView::NAME, &ck)?
+    };
+    let mut load = match (taken, payload) {
         (Some(load), _) => load,
         (None, Payload::ConcernReported(e)) => {
             let households = e.subject.households();
