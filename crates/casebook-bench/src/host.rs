@@ -7,7 +7,8 @@
 //! spells, `docs/PERFORMANCE.md` "The machine"). Two figures make that
 //! visible in the report itself:
 //! - the *probe*: a fixed piece of arithmetic timed on every core at once,
-//!   before and after the loads; it takes longer the busier the host;
+//!   before the server starts and after it stops; it takes longer the
+//!   busier the host;
 //! - the *idle share* of each load, from the kernel's counters in
 //!   `/proc/stat`: near zero when the load used every core it had.
 

@@ -10,9 +10,10 @@
 //!
 //! Before and after the commands the log position is taken (one report
 //! each), so the report shows how many events the load really appended.
-//! Around each load the machine's CPU counters are read, and before and
-//! after the three a fixed piece of arithmetic is timed on every core
-//! (`host`), so the report shows how idle the cores were and how fast.
+//! Around each load the machine's CPU counters are read, and before the
+//! server starts and after it stops a fixed piece of arithmetic is timed
+//! on every core (`host`), so the report shows how idle the cores were and
+//! how fast.
 //!
 //! # Layout
 //! - `server`: starts and stops the real `casebook` binary.

@@ -15,7 +15,7 @@
 //!   verify (beside plain SHA-256) and inclusion proofs of `casebook-audit`.
 //! - `http_bench`: `casebook-bench http`, the real server over HTTP on
 //!   the demo province, driven by `wrk` (commands, reads, case lists).
-//! - `host`: the machine's idle and stolen CPU time during a load.
+//! - `host`: how fast the cores are (a probe) and how idle during a load.
 //! - `latency`: latency recording and percentiles (hdrhistogram).
 //! - `report`: the table and the final JSON line on stdout.
 //! - `error`: [`BenchError`], everything that can stop a run.
