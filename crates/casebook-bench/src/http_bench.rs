@@ -89,11 +89,18 @@ pub struct HttpFigures {
     pub plan: Plan,
     /// The binary that served.
     pub binary: PathBuf,
-    /// Events in the log when the loads started.
-    pub demo_events: u64,
     /// The host probe before the server started and after it stopped, ms
     /// (`host`).
     pub probe_ms: (f64, f64),
+    /// The three loads.
+    pub loads: Loads,
+}
+
+/// The three loads and the log around them.
+#[derive(Debug, Clone)]
+pub struct Loads {
+    /// Events in the log when the loads started.
+    pub demo_events: u64,
     /// `POST /v1/concerns`.
     pub commands: LoadFigures,
     /// Events the command load appended (log positions before and after).
@@ -121,21 +128,8 @@ pub async fn run(plan: &Plan) -> Result<HttpFigures> {
         plan: plan.clone(),
         binary,
         probe_ms: (probe_before, probe(plan).await?),
-        demo_events: loads.demo_events,
-        commands: loads.commands,
-        commands_appended: loads.commands_appended,
-        reads: loads.reads,
-        list: loads.list,
+        loads,
     })
-}
-
-/// What [`measure`] gives: the three loads and the log around them.
-struct Loads {
-    demo_events: u64,
-    commands: LoadFigures,
-    commands_appended: u64,
-    reads: LoadFigures,
-    list: LoadFigures,
 }
 
 async fn measure(plan: &Plan, server: &Server) -> Result<Loads> {

@@ -95,13 +95,8 @@ impl KeyedView for CasesView {
         };
         let row_key = key(TAG_CASE, &[&id(case.0)]);
         // Moved out of the staging, and staged again below: a case folds
-        // every event without a copy of its row. A case's first event
-        // finds no row, and does not look.
-        let taken = if event.opens_stream {
-            None
-        } else {
-            staging.take::<CaseRow>(Self::NAME, &row_key)?
-        };
+        // every event without a copy of its row.
+        let taken = staging.take_of_stream::<CaseRow>(Self::NAME, &row_key, event)?;
         let (state, old, known_path) = match taken {
             Some(row) => {
                 let old = (is_open(row.concern.status), row.concern.deadline);

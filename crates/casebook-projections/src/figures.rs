@@ -275,13 +275,8 @@ impl KeyedView for FiguresView {
         };
         let case_key = key(TAG_CASE, &[&id(case.0)]);
         let at = event.event.occurred_at;
-        // Moved out of the staging, and staged again below (a case's first
-        // event finds nothing, and does not look).
-        let before = if event.opens_stream {
-            None
-        } else {
-            staging.take::<FigCase>(Self::NAME, &case_key)?
-        };
+        // Moved out of the staging, and staged again below.
+        let before = staging.take_of_stream::<FigCase>(Self::NAME, &case_key, event)?;
         let known = before.is_some();
         let mut c = match before {
             Some(c) => c,

@@ -209,13 +209,8 @@ fn apply_case(staging: &mut Staging, case: ConcernId, event: &Decoded) -> Result
         return Ok(());
     }
     let ck = case_key(case);
-    // Moved out of the staging, and staged again at the end (a case's
-    // first event finds nothing, and does not look).
-    let taken = if event.opens_stream {
-        None
-    } else {
-        staging.take::<CaseLoad>(MembersView::NAME, &ck)?
-    };
+    // Moved out of the staging, and staged again at the end.
+    let taken = staging.take_of_stream::<CaseLoad>(MembersView::NAME, &ck, event)?;
     let mut load = match (taken, payload) {
         (Some(load), _) => load,
         (None, Payload::ConcernReported(e)) => {

@@ -25,6 +25,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sled::IVec;
 
+use crate::decode::Decoded;
 use crate::error::{ProjectionError, Result};
 use crate::keys::CHECKPOINT_KEY;
 use crate::view_tree::{Key, Map, ViewTree};
@@ -189,6 +190,25 @@ impl<X> Staging<X> {
             Some(value) => Ok(Some(value)),
             None => Source::read(self, view, key),
         }
+    }
+
+    /// [`Staging::take`] of a key that only `event`'s stream writes (a
+    /// case's row, keyed by the case): at the stream's first event the
+    /// view keeps nothing of it yet ([`Decoded::opens_stream`]), so
+    /// nothing is looked up.
+    pub fn take_of_stream<T>(
+        &mut self,
+        view: &'static str,
+        key: &[u8],
+        event: &Decoded,
+    ) -> Result<Option<T>>
+    where
+        T: DeserializeOwned + 'static,
+    {
+        if event.opens_stream {
+            return Ok(None);
+        }
+        self.take(view, key)
     }
 
     /// The value held decoded under `key`, if it is a `T`, moved out as
